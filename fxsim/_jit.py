@@ -1,0 +1,35 @@
+"""Numba set-up shared by every kernel module.
+
+Numba's on-disk cache (``cache=True``) keys a kernel on its own source file
+only: editing the rounding core in ``_round.py`` would leave stale machine
+code for kernels in other files.  Unless the user chose ``NUMBA_CACHE_DIR``,
+fxsim therefore caches under a directory named after a hash of all of its
+own sources, so any edit to fxsim starts a fresh cache.  This module must be
+imported before any kernel module (``fxsim/__init__.py`` does so).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+
+import numba
+
+
+def _configure_cache() -> None:
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    here = pathlib.Path(__file__).resolve().parent
+    digest = hashlib.sha1()
+    for path in sorted(here.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    numba.config.CACHE_DIR = os.path.join(base, "fxsim", "numba-" + digest.hexdigest()[:16])
+
+
+_configure_cache()
+
+#: Elements per work chunk of the parallel kernels.  Chunks are fixed-size, so
+#: which element a chunk holds never depends on the number of threads.
+CHUNK = 1 << 14

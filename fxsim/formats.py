@@ -1,0 +1,393 @@
+"""Number formats: :class:`FixedFormat`, :class:`FloatFormat`, presets, names.
+
+A *code* (or "bits") is the unsigned integer a register holds.  A format says
+what real number each code means and which default overflow policy applies.
+
+Spellings accepted by :func:`format` (and the CLI):
+
+* a preset name: ``float8_e4m3fn``, ``bfloat16``, ``int8``, ... (``PRESETS``);
+  the ``floatN_`` prefix may be left out (``e4m3fn``);
+* fixed point ``sW.F`` / ``uW.F``: signed / unsigned, W bits in the word, F of
+  them after the binary point (F may be negative or exceed W): ``s16.8``;
+* floating point ``eXmY[bB][fn|fnuz|fnu|finite|ieee][_nosub]``: X exponent
+  bits, Y fraction bits, optional bias B, the use of the top codes (default
+  ``ieee``; ``fnu`` is the unsigned exponent-only E8M0 kind) and
+  ``_nosub`` for no subnormals: ``e5m2``, ``e4m3b11fnuz``, ``e3m3_finite``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import re
+from fractions import Fraction
+
+import numpy as np
+
+from . import _round
+from .modes import Overflow
+
+SPECIALS = ("ieee", "fn", "fnuz", "finite", "e8m0")
+
+
+def _frac_to_float(x: Fraction) -> float:
+    try:
+        return float(x)
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedFormat:
+    """Fixed point: a code ``c`` means ``n * 2**-frac``, where ``n`` is ``c``
+    read as a ``word``-bit two's complement integer (``signed``) or as an
+    unsigned one.  ``frac`` may be negative or exceed ``word``.  Codes up to
+    64 bits run on the Numba fast path; wider ones stay exact (Python ints).
+    """
+
+    word: int
+    frac: int = 0
+    signed: bool = True
+
+    def __post_init__(self):
+        for field in ("word", "frac"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"FixedFormat {field} must be an integer, got {value!r}")
+            object.__setattr__(self, field, int(value))
+        if self.word < 1:
+            raise ValueError(f"FixedFormat word must be >= 1 bit, got word={self.word}")
+        object.__setattr__(self, "signed", bool(self.signed))
+
+    is_float = False
+
+    @property
+    def width(self) -> int:
+        """Bits in a code."""
+        return self.word
+
+    @property
+    def int_min(self) -> int:
+        """Smallest integer ``n`` (value ``n * 2**-frac``)."""
+        return -(1 << (self.word - 1)) if self.signed else 0
+
+    @property
+    def int_max(self) -> int:
+        """Largest integer ``n`` (value ``n * 2**-frac``)."""
+        return (1 << (self.word - 1)) - 1 if self.signed else (1 << self.word) - 1
+
+    @property
+    def min_exact(self) -> Fraction:
+        return Fraction(self.int_min) / Fraction(2) ** self.frac
+
+    @property
+    def max_exact(self) -> Fraction:
+        return Fraction(self.int_max) / Fraction(2) ** self.frac
+
+    @property
+    def min(self) -> float:
+        """Most negative value (0 if unsigned), as the nearest float."""
+        return _frac_to_float(self.min_exact)
+
+    @property
+    def max(self) -> float:
+        """Largest value, as the nearest float."""
+        return _frac_to_float(self.max_exact)
+
+    @property
+    def eps(self) -> float:
+        """Spacing of the grid, ``2**-frac``."""
+        return math.ldexp(1.0, -self.frac) if -1074 <= -self.frac <= 1023 else _frac_to_float(Fraction(2) ** -self.frac)
+
+    @property
+    def default_overflow(self) -> Overflow:
+        return Overflow.SATURATE
+
+    @property
+    def overflows(self) -> tuple:
+        return (Overflow.WRAP, Overflow.SATURATE, Overflow.RAISE)
+
+    @property
+    def name(self) -> str:
+        """The spelling :func:`format` parses back to this format."""
+        return f"{'s' if self.signed else 'u'}{self.word}.{self.frac}"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        tail = "" if self.signed else ", signed=False"
+        return f"FixedFormat(word={self.word}, frac={self.frac}{tail})"
+
+    @functools.cached_property
+    def _specs(self):
+        return _make_spec(self, exact=False), _make_spec(self, exact=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class FloatFormat:
+    """Floating point: sign bit, ``exp`` exponent bits, ``man`` fraction bits.
+
+    ``bias`` defaults to ``2**(exp-1) - 1`` (``2**(exp-1)`` for ``fnuz``).
+    ``special`` says how the top codes are used:
+
+    * ``"ieee"``: exponent all ones is inf (fraction 0) or NaN;
+    * ``"fn"``: no inf; only exponent and fraction all ones is NaN (OCP E4M3);
+    * ``"fnuz"``: no inf, no -0; the negative-zero pattern is the one NaN;
+    * ``"finite"``: every code is a finite number (OCP FP6, FP4);
+    * ``"e8m0"``: unsigned, exponent only (``man=0``), no zero, no
+      subnormals, all ones is NaN (the OCP MX scale E8M0).
+
+    With ``subnormals=False`` values below the smallest normal round onto
+    {0, smallest normal}, and codes with exponent field 0 read as zero.
+    Codes are at most 64 bits wide.
+    """
+
+    exp: int
+    man: int
+    bias: int | None = None
+    subnormals: bool = True
+    special: str = "ieee"
+
+    def __post_init__(self):
+        for field in ("exp", "man") + (("bias",) if self.bias is not None else ()):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"FloatFormat {field} must be an integer, got {value!r}")
+            object.__setattr__(self, field, int(value))
+        special = str(self.special)
+        if special not in SPECIALS:
+            raise ValueError(f"FloatFormat special must be one of {', '.join(SPECIALS)}; got {special!r}")
+        object.__setattr__(self, "special", special)
+        if self.exp < 1 or self.man < 0:
+            raise ValueError(f"FloatFormat needs exp >= 1 and man >= 0, got exp={self.exp}, man={self.man}")
+        if self.exp > 30:
+            raise ValueError(f"FloatFormat exp={self.exp} is too large (at most 30 exponent bits)")
+        if special == "e8m0":
+            if self.man != 0:
+                raise ValueError(f"FloatFormat special='e8m0' is exponent-only: man must be 0, got {self.man}")
+            object.__setattr__(self, "subnormals", False)
+        if self.width > 64:
+            raise ValueError(f"FloatFormat codes are at most 64 bits; e{self.exp}m{self.man} needs {self.width}")
+        if self.bias is None:
+            bias = (1 << (self.exp - 1)) - (0 if special == "fnuz" else 1)
+            object.__setattr__(self, "bias", bias)
+        object.__setattr__(self, "subnormals", bool(self.subnormals))
+
+    is_float = True
+
+    @property
+    def signed(self) -> bool:
+        return self.special != "e8m0"
+
+    @property
+    def width(self) -> int:
+        """Bits in a code."""
+        return int(self.signed) + self.exp + self.man
+
+    @property
+    def has_inf(self) -> bool:
+        return self.special == "ieee"
+
+    @property
+    def has_nan(self) -> bool:
+        return self.special in ("fn", "fnuz", "e8m0") or (self.special == "ieee" and self.man > 0)
+
+    @property
+    def emin(self) -> int:
+        """Exponent of the smallest normal binade."""
+        return -self.bias if self.special == "e8m0" else 1 - self.bias
+
+    @property
+    def max_code(self) -> int:
+        """Code of the largest finite value."""
+        efield_max = (1 << self.exp) - 1
+        if self.special == "ieee":
+            return (efield_max << self.man) - 1
+        if self.special in ("fn", "e8m0"):
+            return ((efield_max << self.man) | ((1 << self.man) - 1)) - 1
+        return (1 << (self.exp + self.man)) - 1
+
+    @property
+    def emax(self) -> int:
+        """Exponent of the binade of the largest finite value."""
+        return (self.max_code >> self.man) - self.bias
+
+    @property
+    def max_exact(self) -> Fraction:
+        _, M, E, _ = _round.split_code(self.max_code, self._specs[1])
+        return M * Fraction(2) ** E
+
+    @property
+    def min_exact(self) -> Fraction:
+        return -self.max_exact if self.signed else self.tiny_exact
+
+    @property
+    def tiny_exact(self) -> Fraction:
+        """Smallest positive normal value."""
+        return Fraction(2) ** self.emin
+
+    @property
+    def max(self) -> float:
+        return _frac_to_float(self.max_exact)
+
+    @property
+    def min(self) -> float:
+        """Most negative finite value (the smallest scale for E8M0)."""
+        return _frac_to_float(self.min_exact)
+
+    @property
+    def tiny(self) -> float:
+        return _frac_to_float(self.tiny_exact)
+
+    @property
+    def eps(self) -> float:
+        """Distance from 1.0 to the next larger value, ``2**-man``."""
+        return math.ldexp(1.0, -self.man)
+
+    @property
+    def default_overflow(self) -> Overflow:
+        """As ml_dtypes: IEEE-like to inf, fn/fnuz/E8M0 to NaN, FP6/FP4 saturate."""
+        if self.special == "ieee":
+            return Overflow.IEEE
+        if self.special == "finite":
+            return Overflow.SATURATE
+        return Overflow.NAN
+
+    @property
+    def overflows(self) -> tuple:
+        allowed = [Overflow.SATURATE, Overflow.RAISE]
+        if self.has_nan:
+            allowed.insert(0, Overflow.NAN)
+        if self.has_nan or self.has_inf:
+            allowed.insert(0, Overflow.IEEE)
+        return tuple(allowed)
+
+    @property
+    def name(self) -> str:
+        """The preset name if there is one, else the spelling :func:`format` parses."""
+        for key, fmt in PRESETS.items():
+            if fmt == self:
+                return key
+        default_bias = (1 << (self.exp - 1)) - (0 if self.special == "fnuz" else 1)
+        text = f"e{self.exp}m{self.man}"
+        if self.bias != default_bias:
+            text += f"b{self.bias}"
+        text += {"ieee": "", "fn": "fn", "fnuz": "fnuz", "finite": "_finite", "e8m0": "fnu"}[self.special]
+        if not self.subnormals and self.special != "e8m0":
+            text += "_nosub"
+        return text
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        parts = [f"exp={self.exp}", f"man={self.man}"]
+        default_bias = (1 << (self.exp - 1)) - (0 if self.special == "fnuz" else 1)
+        if self.bias != default_bias:
+            parts.append(f"bias={self.bias}")
+        if not self.subnormals and self.special != "e8m0":
+            parts.append("subnormals=False")
+        if self.special != "ieee":
+            parts.append(f"special={self.special!r}")
+        return f"FloatFormat({', '.join(parts)})"
+
+    @functools.cached_property
+    def _specs(self):
+        return _make_spec(self, exact=False), _make_spec(self, exact=True)
+
+
+def _make_spec(fmt, exact: bool) -> _round.Spec:
+    """The rounding core's view of ``fmt``: numpy scalars for the Numba engine
+    (``exact=False``), Python ints for the exact engine."""
+    if exact:
+        U = I = int
+    else:
+        if fmt.width > 64:
+            return None
+        U, I = np.uint64, np.int64
+    mask = (1 << fmt.width) - 1
+    if not fmt.is_float:
+        return _round.Spec(
+            False, I(fmt.word), I(fmt.frac), U(fmt.int_max), U(-fmt.int_min), U(mask),
+            I(0), I(0), I(0), I(0), False, U(0),
+            U(1 << (fmt.word - 1) if fmt.signed else 0),
+            False, U(0), False, U(0), False, False, False)
+    sign_bit = 1 << (fmt.width - 1) if fmt.signed else 0
+    efield_max = (1 << fmt.exp) - 1
+    if fmt.special == "ieee":
+        nan_code = (efield_max << fmt.man) | (1 << max(fmt.man - 1, 0))
+    elif fmt.special == "fn":
+        nan_code = (efield_max << fmt.man) | ((1 << fmt.man) - 1)
+    elif fmt.special == "fnuz":
+        nan_code = sign_bit
+    elif fmt.special == "e8m0":
+        nan_code = mask
+    else:
+        nan_code = 0
+    return _round.Spec(
+        True, I(fmt.width), I(0), U(0), U(0), U(mask),
+        I(fmt.man), I(fmt.bias), I(fmt.emin), I(efield_max), fmt.subnormals, U(fmt.max_code),
+        U(sign_bit), fmt.has_inf, U(efield_max << fmt.man), fmt.has_nan, U(nan_code),
+        fmt.special in ("ieee", "fn"), fmt.signed and fmt.special != "fnuz", fmt.special == "e8m0")
+
+
+# ---------------------------------------------------------------- presets
+float8_e4m3fn = FloatFormat(4, 3, special="fn")
+float8_e5m2 = FloatFormat(5, 2)
+float8_e4m3fnuz = FloatFormat(4, 3, special="fnuz")
+float8_e5m2fnuz = FloatFormat(5, 2, special="fnuz")
+float8_e4m3b11fnuz = FloatFormat(4, 3, bias=11, special="fnuz")
+float8_e3m4 = FloatFormat(3, 4)
+float8_e4m3 = FloatFormat(4, 3)
+float6_e3m2fn = FloatFormat(3, 2, special="finite")
+float6_e2m3fn = FloatFormat(2, 3, special="finite")
+float4_e2m1fn = FloatFormat(2, 1, special="finite")
+float8_e8m0fnu = FloatFormat(8, 0, special="e8m0")
+bfloat16 = FloatFormat(8, 7)
+float16 = FloatFormat(5, 10)
+float32 = FloatFormat(8, 23)
+float64 = FloatFormat(11, 52)
+int8, int16, int32, int64 = (FixedFormat(w, 0) for w in (8, 16, 32, 64))
+uint8, uint16, uint32, uint64 = (FixedFormat(w, 0, signed=False) for w in (8, 16, 32, 64))
+
+PRESETS = {
+    name: globals()[name]
+    for name in (
+        "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e4m3b11fnuz",
+        "float8_e3m4", "float8_e4m3", "float6_e3m2fn", "float6_e2m3fn", "float4_e2m1fn",
+        "float8_e8m0fnu", "bfloat16", "float16", "float32", "float64",
+        "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    )
+}
+
+_FIXED_RE = re.compile(r"^([su])(\d+)\.(-?\d+)$")
+_FLOAT_RE = re.compile(r"^e(\d+)m(\d+)(?:_?b(-?\d+))?(?:_?(fnuz|fnu|fn|finite|ieee))?(_?nosub)?$")
+
+
+def format(spec) -> FixedFormat | FloatFormat:  # noqa: A001 (numpy-like name)
+    """A format from a format object or a name (see the module docstring)."""
+    if isinstance(spec, (FixedFormat, FloatFormat)):
+        return spec
+    if not isinstance(spec, str):
+        raise ValueError(f"a format is a FixedFormat, a FloatFormat or a name; got {spec!r}")
+    text = spec.strip().lower()
+    if text in PRESETS:
+        return PRESETS[text]
+    for name, fmt in PRESETS.items():
+        if name.startswith("float") and name.split("_", 1)[-1] == text:
+            return fmt
+    match = _FIXED_RE.match(text)
+    if match:
+        sign, word, frac = match.groups()
+        return FixedFormat(int(word), int(frac), signed=(sign == "s"))
+    match = _FLOAT_RE.match(text)
+    if match:
+        exp, man, bias, special, nosub = match.groups()
+        special = {"fnu": "e8m0", None: "ieee"}.get(special, special)
+        return FloatFormat(int(exp), int(man), None if bias is None else int(bias),
+                           subnormals=not nosub, special=special)
+    raise ValueError(
+        f"unknown format {spec!r}: use a preset ({', '.join(PRESETS)}), "
+        "'sW.F'/'uW.F' for fixed point (e.g. 's16.8'), or 'eXmY[bB][fn|fnuz|fnu|finite][_nosub]' "
+        "for floating point (e.g. 'e4m3fn')")
