@@ -144,7 +144,37 @@ def _shr_nb(x, s):
 
 
 # ---------------------------------------------------------------- rounding
-@register_jitable
+def _rounds_up(mode, neg, rb, st, odd):
+    """Does a deterministic mode round the magnitude ``n`` up to ``n + 1``?
+
+    ``neg``: the value is negative; ``rb``: the first bit below the rounding
+    point (the round bit); ``st``: any later bit or the sticky bit; ``odd``:
+    ``n`` is odd.  The value is exact iff ``rb == st == 0``; a tie is
+    ``rb and not st``.  (jam and the stochastic modes are decided apart.)
+    """
+    if not (rb or st):
+        return False  # exact: nothing to round
+    if mode <= NEAREST_DOWN:
+        if not rb:
+            return False  # below the half-way point
+        if st:
+            return True  # above it
+        return {NEAREST_EVEN: odd, NEAREST_ODD: not odd, NEAREST_AWAY: True,
+                NEAREST_ZERO: False, NEAREST_UP: not neg, NEAREST_DOWN: neg}[mode]
+    return {DOWN: neg, UP: not neg, TOWARD_ZERO: False, AWAY: True,
+            ODD: not odd}.get(mode, False)
+
+
+#: For each mode, the truth table of ``_rounds_up`` as a 16-bit integer:
+#: bit ``neg | rb << 1 | st << 2 | odd << 3`` is the decision.  The kernels
+#: look decisions up here instead of branching on random data.
+DECISIONS = tuple(
+    sum(int(_rounds_up(mode, key & 1, key >> 1 & 1, key >> 2 & 1, key >> 3 & 1)) << key
+        for key in range(16))
+    for mode in range(STOCHASTIC_EQUAL + 1))
+
+
+@register_jitable(inline="always")
 def round_magnitude(neg, M, k, sticky, mode, twos, r, R):
     """Round ``(M + sticky) * 2**-k`` to an integer magnitude.
 
@@ -157,79 +187,45 @@ def round_magnitude(neg, M, k, sticky, mode, twos, r, R):
     """
     one = u64(1)
     zero = u64(0)
-    if k <= 0:
-        n = shl(M, -k)
-        low = zero
-        rb = zero
-        below = zero
-        floor_f = zero
-        exact_f = True
-    else:
-        n = shr(M, k)
-        low = u64(M - shl(n, k))  # the bits below the rounding point
-        rb = shr(M, k - 1) & one  # the first of them (the round bit)
-        below = u64(low - shl(rb, k - 1))  # the rest
-        if k >= R:
-            floor_f = shr(low, k - R)
-            exact_f = shl(floor_f, k - R) == low
-        else:
-            floor_f = shl(low, R - k)
-            exact_f = True
+    kp = max(k, 0)  # bits below the rounding point
+    kr = max(k - 1, 0)  # position of the round bit (when kp > 0)
+    n = shl(shr(M, kp), max(-k, 0))
+    low = u64(M - shl(shr(M, kp), kp))  # the bits below the rounding point
+    rb = shr(low, kr) & one  # the first of them: 0 when kp == 0
+    st = low != shl(rb, kr) or sticky  # the rest, and the sticky bit
     inexact = low != zero or sticky
+    if mode < JAM:
+        key = i64(neg) | i64(rb) << 1 | i64(st) << 2 | i64(n & one) << 3
+        return n + u64((DECISIONS[mode] >> key) & 1)
     if mode == JAM:
         if twos and neg:
-            c = n + (one if inexact else zero)  # magnitude of floor(t)
-            return c - one if (c & one) == zero else c
+            c = n + u64(inexact)  # magnitude of floor(t); c >= 1 as the value is not 0
+            return c - one + (c & one)  # c | 1 in two's complement, as a magnitude
         return n | one
     if not inexact:
         return n
-    inc = False
-    if mode <= NEAREST_DOWN:
-        if rb == one and (below != zero or sticky):
-            inc = True
-        elif rb == one:  # an exact tie
-            if mode == NEAREST_EVEN:
-                inc = (n & one) == one
-            elif mode == NEAREST_ODD:
-                inc = (n & one) == zero
-            elif mode == NEAREST_AWAY:
-                inc = True
-            elif mode == NEAREST_ZERO:
-                inc = False
-            elif mode == NEAREST_UP:
-                inc = not neg
-            else:
-                inc = neg
-    elif mode == DOWN:
-        inc = neg
-    elif mode == UP:
-        inc = not neg
-    elif mode == TOWARD_ZERO:
-        inc = False
-    elif mode == AWAY:
-        inc = True
-    elif mode == ODD:
-        inc = (n & one) == zero
-    elif mode == STOCHASTIC:
-        if twos and neg:
-            # up toward +inf iff floor(f*2**R) + r >= 2**R with f the signed
-            # fraction 1 - |f|: the magnitude grows iff r < ceil(|f|*2**R)
-            ceil_f = floor_f + (zero if (exact_f and not sticky) else one)
-            inc = r < ceil_f
+    if mode == STOCHASTIC:
+        # f * 2**R, truncated, from the bits below the rounding point
+        if kp >= R:
+            floor_f = shr(low, kp - R)
+            exact_f = shl(floor_f, kp - R) == low and not sticky
         else:
-            inc = r > (shl(one, R) - one) - floor_f
-    else:  # STOCHASTIC_EQUAL
-        up = r >= shl(one, R - 1)
-        inc = (not up) if (twos and neg) else up
-    return n + one if inc else n
+            floor_f = shl(low, R - kp)
+            exact_f = not sticky
+        if twos and neg:
+            # toward +inf iff floor(f'*2**R) + r >= 2**R for the signed
+            # fraction f' = 1 - |f|: the magnitude grows iff r < ceil(|f|*2**R)
+            return n + u64(r < floor_f + u64(not exact_f))
+        return n + u64(r > (shl(one, R) - one) - floor_f)
+    up = r >= shl(one, R - 1)  # STOCHASTIC_EQUAL
+    return n + u64(up != (twos and neg))
 
 
-@register_jitable
+@register_jitable(inline="always")
 def round_fixed(neg, M, E, sticky, spec, mode, ovf, r, R):
     """Round onto the fixed-point grid ``2**-frac``; returns (code, status)."""
     zero = u64(0)
-    if M == zero and not sticky:
-        neg = False
+    neg = neg and (M != zero or sticky)  # a zero has no sign in fixed point
     k = -spec.frac - E
     # |value| >= 2**word overflows every fixed format of that word; in Numba
     # the shifted magnitude is then only right modulo 2**64, which is all
@@ -242,49 +238,46 @@ def round_fixed(neg, M, E, sticky, spec, mode, ovf, r, R):
             mag = limit
         elif ovf != WRAP:
             return zero, ERR_OVERFLOW
-    if neg:
-        return u64(zero - mag) & spec.mask, OK
-    return mag & spec.mask, OK
+    flip = zero - u64(neg)  # all ones for a negative value
+    return ((mag ^ flip) - flip) & spec.mask, OK  # two's complement of -mag
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _nan(neg, spec):
-    if neg and spec.nan_signed:
-        return spec.sign_bit | spec.nan_code
-    return spec.nan_code
+    """The NaN code for a result of sign ``neg``."""
+    return spec.nan_code | (spec.sign_bit & (u64(0) - (u64(neg) & u64(spec.nan_signed))))
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _overflowed(neg, spec, mode, ovf):
     """The (code, status) of a float result beyond max finite (or inf)."""
     zero = u64(0)
-    sign = spec.sign_bit if neg else zero
-    if ovf == SATURATE:
-        return sign | spec.max_mag, OK
-    if ovf == NAN:
-        return _nan(neg, spec), OK
-    if ovf == IEEE:
-        to_inf = (mode <= NEAREST_DOWN or mode == AWAY
-                  or (mode == UP and not neg) or (mode == DOWN and neg))
-        if not to_inf:
-            return sign | spec.max_mag, OK
-        if spec.has_inf:
-            return sign | spec.inf_mag, OK
-        return _nan(neg, spec), OK
-    return zero, ERR_OVERFLOW
+    sign = spec.sign_bit & (zero - u64(neg))
+    to_inf = (mode <= NEAREST_DOWN or mode == AWAY
+              or (mode == UP and not neg) or (mode == DOWN and neg))
+    code = sign | spec.max_mag  # saturate, and ieee for modes that round down
+    status = OK
+    if ovf == NAN or (ovf == IEEE and to_inf and not spec.has_inf):
+        code = _nan(neg, spec)
+    elif ovf == IEEE and to_inf:
+        code = sign | spec.inf_mag
+    elif ovf == RAISE:
+        code = zero
+        status = ERR_OVERFLOW
+    return code, status
 
 
-@register_jitable
+@register_jitable(inline="always")
 def round_float(neg, M, E, sticky, spec, mode, ovf, r, R):
     """Round onto a floating-point format; returns (code, status)."""
     zero = u64(0)
     if spec.nozero and (neg or (M == zero and not sticky)):
         return spec.nan_code, OK  # E8M0: no zero, no sign
-    man = spec.man
+    sign = spec.sign_bit & (zero - u64(neg))
     if M == zero and not sticky:
-        e = spec.emin - 1  # a zero rounds like a tiny value (matters for jam)
-    else:
-        e = bit_length(M) - 1 + E  # exponent of the leading bit
+        return (sign if spec.negzero else zero), OK  # a zero stays zero (also under jam)
+    man = spec.man
+    e = bit_length(M) - 1 + E  # exponent of the leading bit
     if e >= spec.emin:
         q = e - man
     elif spec.nozero:
@@ -294,26 +287,45 @@ def round_float(neg, M, E, sticky, spec, mode, ovf, r, R):
     else:
         q = spec.emin  # no subnormals: the only candidates are 0 and 2**emin
     n = round_magnitude(neg, M, q - E, sticky, mode, False, r, R)
-    sign = spec.sign_bit if neg else zero
     if n == zero:
         return (sign if spec.negzero else zero), OK
     if e < spec.emin and not spec.subnormals:
         n = shl(n, man)  # n == 1: the smallest normal
         q = spec.emin - man
     efield = q + man + spec.bias  # exponent field if n is normal
-    if efield > spec.efield_max:
-        return _overflowed(neg, spec, mode, ovf)
-    if n >= shl(u64(1), man):
-        # normal; a carry (n == 2**(man+1)) moves into the exponent field
-        mag = shl(u64(efield), man) + (n - shl(u64(1), man))
-    else:
-        mag = n  # subnormal: exponent field 0
-    if mag > spec.max_mag:
+    over = efield > spec.efield_max
+    mag = zero
+    if not over:
+        if n >= shl(u64(1), man):
+            # normal; a carry (n == 2**(man+1)) moves into the exponent field
+            mag = shl(u64(efield), man) + (n - shl(u64(1), man))
+        else:
+            mag = n  # subnormal: exponent field 0
+        over = mag > spec.max_mag
+    if over:
         return _overflowed(neg, spec, mode, ovf)
     return sign | mag, OK
 
 
-@register_jitable
+@register_jitable(inline="always")
+def _special(neg, cls, spec, mode, ovf):
+    """The (code, status) of an infinite or NaN input."""
+    code = u64(0)
+    status = OK
+    if cls == NAN_CLASS and not spec.has_nan:
+        status = ERR_NAN
+    elif cls == INF and not spec.is_float:
+        status = ERR_INF
+    elif cls == NAN_CLASS or (spec.nozero and neg) or (ovf == IEEE and not spec.has_inf):
+        code = _nan(neg, spec)  # NaN, or inf where NaN stands in for it
+    elif spec.has_inf and ovf != SATURATE:
+        code = (spec.sign_bit & (u64(0) - u64(neg))) | spec.inf_mag
+    else:
+        code, status = _overflowed(neg, spec, mode, ovf)
+    return code, status
+
+
+@register_jitable(inline="always")
 def round_code(neg, M, E, sticky, cls, spec, mode, ovf, r, R):
     """Round the exact value ``(-1)**neg * (M + sticky) * 2**E`` (or, by
     ``cls``, an infinity or NaN) into the format ``spec``.
@@ -322,29 +334,15 @@ def round_code(neg, M, E, sticky, cls, spec, mode, ovf, r, R):
     ERR_NAN (NaN into a format without NaN), ERR_INF (inf into fixed point),
     ERR_OVERFLOW (overflow under ``overflow="raise"``).
     """
-    zero = u64(0)
-    if cls == NAN_CLASS:
-        if not spec.has_nan:
-            return zero, ERR_NAN
-        return _nan(neg, spec), OK
-    if cls == INF:
-        if not spec.is_float:
-            return zero, ERR_INF
-        if spec.nozero and neg:
-            return spec.nan_code, OK
-        if spec.has_inf and ovf != SATURATE:
-            sign = spec.sign_bit if neg else zero
-            return sign | spec.inf_mag, OK
-        if ovf == IEEE:
-            return _nan(neg, spec), OK  # no inf here: NaN stands in for it
-        return _overflowed(neg, spec, mode, ovf)
+    if cls != FINITE:
+        return _special(neg, cls, spec, mode, ovf)
     if spec.is_float:
         return round_float(neg, M, E, sticky, spec, mode, ovf, r, R)
     return round_fixed(neg, M, E, sticky, spec, mode, ovf, r, R)
 
 
 # ---------------------------------------------------------------- decoding
-@register_jitable
+@register_jitable(inline="always")
 def split_code(code, spec):
     """The exact value of a code: ``(neg, M, E, cls)`` with value
     ``(-1)**neg * M * 2**E`` when ``cls`` is FINITE.
@@ -356,10 +354,9 @@ def split_code(code, spec):
     one = u64(1)
     neg = (code & spec.sign_bit) != zero
     if not spec.is_float:
-        if neg:
-            return True, u64(zero - code) & spec.mask, -spec.frac, FINITE
-        return False, code, -spec.frac, FINITE
-    mag = (code - spec.sign_bit) if neg else code
+        flip = zero - u64(neg)
+        return neg, ((code ^ flip) - flip) & spec.mask, -spec.frac, FINITE
+    mag = code & (spec.mask ^ spec.sign_bit)
     if mag > spec.max_mag:
         if spec.has_inf and mag == spec.inf_mag:
             return neg, zero, 0, INF

@@ -30,7 +30,7 @@ Where the number representation matters (``jam``, ``stochastic``,
 * fixed point is two's complement: truncation is ``floor(t)``, "up" is toward
   +inf, and jam is ``floor(t) | 1`` (so -2 jams to -1);
 * floating point is sign-magnitude: the rule applies to ``|t|`` and the sign
-  is put back (so -2 jams to -3, and a zero jams to the smallest subnormal).
+  is put back (so -2 jams to -3; a float zero stays zero).
 
 "Even" and "odd" refer to the integer significand on the grid, which is the
 code's last bit except for formats without fraction bits (E8M0), where the

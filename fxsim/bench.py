@@ -1,0 +1,143 @@
+"""``fxsim bench``: each kernel beside its baseline, timed in the same run.
+
+Every row times fxsim and a baseline doing the same job on the same data and
+prints both rates and their ratio (baseline time / fxsim time: above 1 means
+fxsim is faster), next to the target the issue set.  Each time is the best
+of ``repeat`` runs after one warm-up run (which compiles or loads the
+kernels).  Baselines from peers (ml_dtypes, APyTypes) appear when those are
+installed; slow baselines run on a slice of the data and are compared by
+rate (elements per second).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass
+class Row:
+    name: str
+    kernel: Callable[[], object]
+    baseline_name: str
+    baseline: Callable[[], object] | None  # None: the peer is not installed
+    elements: int
+    baseline_elements: int
+    target: float | None  # the ratio the issue asks for
+
+
+def _best(fn, repeat: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _peer(name):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def rows(size: int) -> list[Row]:
+    import fxsim
+
+    rng = np.random.default_rng(0)
+    x64 = rng.normal(0, 64, size)
+    x32 = rng.normal(0, 100, size).astype(np.float32)
+    s16_8 = fxsim.FixedFormat(16, 8)
+    e4m3 = fxsim.formats.float8_e4m3fn
+    codes = fxsim.encode(x32, e4m3)
+    ml = _peer("ml_dtypes")
+    apy = _peer("apytypes")
+    small = min(size, 1_000_000)
+
+    out = [Row("encode f64 -> s16.8 nearest_even saturate",
+               lambda: fxsim.encode(x64, s16_8, "nearest_even", "saturate"),
+               "numpy clip(rint(x*256))", lambda: np.clip(np.rint(x64 * 256), -32768, 32767),
+               size, size, 5.0)]
+    if apy is not None:
+        x_small = x64[:small]
+
+        def apy_recipe():
+            a = apy.APyFixedArray.from_array(x_small, int_bits=24, frac_bits=64)
+            return a.cast(int_bits=8, frac_bits=8, quantization=apy.QuantizationMode.RND_CONV,
+                          overflow=apy.OverflowMode.SAT)
+        apy_row = apy_recipe
+    else:
+        apy_row = None
+    out.append(Row("encode f64 -> s16.8 nearest_even saturate",
+                   lambda: fxsim.encode(x64, s16_8, "nearest_even", "saturate"),
+                   "APyTypes from_array + cast(RND_CONV, SAT)", apy_row, size, small, 100.0))
+    out.append(Row("encode f32 -> float8_e4m3fn", lambda: fxsim.encode(x32, e4m3),
+                   "ml_dtypes astype", (lambda: x32.astype(ml.float8_e4m3fn)) if ml else None,
+                   size, size, 5.0))
+    if ml is not None:
+        ml_codes = codes.astype(np.uint8).view(ml.float8_e4m3fn)
+    out.append(Row("decode float8_e4m3fn -> f64", lambda: fxsim.decode(codes, e4m3),
+                   "ml_dtypes astype(float64)",
+                   (lambda: ml_codes.astype(np.float64)) if ml else None, size, size, 1.0))
+    return out
+
+
+def _startup_seconds() -> float:
+    """Wall time of a fresh interpreter importing fxsim and encoding once,
+    with a warm Numba cache (the first run warms it)."""
+    code = "import numpy as np, fxsim; fxsim.encode(np.array([0.3]), 'float8_e4m3fn')"
+    env = dict(os.environ)
+    best = float("inf")
+    for i in range(4):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)
+        if i:
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _python_startup_seconds() -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import numpy"], check=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def run(size: int = 10_000_000, only: str | None = None, repeat: int = 5) -> int:
+    print(f"fxsim bench: {size:,} elements, best of {repeat} after a warm-up; "
+          f"ratio = baseline time / fxsim time per element (>1: fxsim faster); "
+          f"{os.cpu_count()} CPUs")
+    header = f"{'kernel':44} {'fxsim Melem/s':>13}  {'baseline':42} {'Melem/s':>8}  {'ratio':>7}  target"
+    print(header)
+    print("-" * len(header))
+    for row in rows(size):
+        if only and only not in row.name and only not in row.baseline_name:
+            continue
+        t = _best(row.kernel, repeat)
+        rate = row.elements / t / 1e6
+        if row.baseline is None:
+            print(f"{row.name:44} {rate:13.1f}  {row.baseline_name:42} {'(not installed)':>8}")
+            continue
+        tb = _best(row.baseline, repeat)
+        base_rate = row.baseline_elements / tb / 1e6
+        ratio = rate / base_rate
+        target = f">= {row.target:g}x {'met' if ratio >= row.target else 'NOT met'}" if row.target else ""
+        print(f"{row.name:44} {rate:13.1f}  {row.baseline_name:42} {base_rate:8.1f}  {ratio:6.2f}x  {target}")
+    if not only or "startup" in only:
+        seconds = _startup_seconds()
+        bare = _python_startup_seconds()
+        label = 'python -c "import numpy" (for scale)'
+        print(f"{'startup: import fxsim + first encode':44} {seconds:12.3f}s  "
+              f"{label:42} {bare:7.3f}s  "
+              f"target < 0.5 s {'met' if seconds < 0.5 else 'NOT met'}")
+    return 0
