@@ -222,27 +222,6 @@ def round_magnitude(neg, M, k, sticky, mode, twos, r, R):
 
 
 @register_jitable(inline="always")
-def round_fixed(neg, M, E, sticky, spec, mode, ovf, r, R):
-    """Round onto the fixed-point grid ``2**-frac``; returns (code, status)."""
-    zero = u64(0)
-    neg = neg and (M != zero or sticky)  # a zero has no sign in fixed point
-    k = -spec.frac - E
-    # |value| >= 2**word overflows every fixed format of that word; in Numba
-    # the shifted magnitude is then only right modulo 2**64, which is all
-    # that wrapping needs.
-    huge = k < 0 and bit_length(M) - k > spec.word
-    mag = round_magnitude(neg, M, k, sticky, mode, True, r, R)
-    limit = spec.neg_limit if neg else spec.pos_limit
-    if huge or mag > limit:
-        if ovf == SATURATE:
-            mag = limit
-        elif ovf != WRAP:
-            return zero, ERR_OVERFLOW
-    flip = zero - u64(neg)  # all ones for a negative value
-    return ((mag ^ flip) - flip) & spec.mask, OK  # two's complement of -mag
-
-
-@register_jitable(inline="always")
 def _nan(neg, spec):
     """The NaN code for a result of sign ``neg``."""
     return spec.nan_code | (spec.sign_bit & (u64(0) - (u64(neg) & u64(spec.nan_signed))))
@@ -268,25 +247,48 @@ def _overflowed(neg, spec, mode, ovf):
 
 
 @register_jitable(inline="always")
-def round_float(neg, M, E, sticky, spec, mode, ovf, r, R):
-    """Round onto a floating-point format; returns (code, status)."""
-    zero = u64(0)
-    if spec.nozero and (neg or (M == zero and not sticky)):
-        return spec.nan_code, OK  # E8M0: no zero, no sign
-    sign = spec.sign_bit & (zero - u64(neg))
-    if M == zero and not sticky:
-        return (sign if spec.negzero else zero), OK  # a zero stays zero (also under jam)
-    man = spec.man
-    e = bit_length(M) - 1 + E  # exponent of the leading bit
-    if e >= spec.emin:
-        q = e - man
-    elif spec.nozero:
-        return zero, OK  # E8M0: below the smallest scale is the smallest scale
-    elif spec.subnormals:
-        q = spec.emin - man
+def _special(neg, cls, spec, mode, ovf):
+    """The (code, status) of an infinite or NaN input."""
+    code = u64(0)
+    status = OK
+    if cls == NAN_CLASS and not spec.has_nan:
+        status = ERR_NAN
+    elif cls == INF and not spec.is_float:
+        status = ERR_INF
+    elif cls == NAN_CLASS or (spec.nozero and neg) or (ovf == IEEE and not spec.has_inf):
+        code = _nan(neg, spec)  # NaN, or inf where NaN stands in for it
+    elif spec.has_inf and ovf != SATURATE:
+        code = (spec.sign_bit & (u64(0) - u64(neg))) | spec.inf_mag
     else:
-        q = spec.emin  # no subnormals: the only candidates are 0 and 2**emin
-    n = round_magnitude(neg, M, q - E, sticky, mode, False, r, R)
+        code, status = _overflowed(neg, spec, mode, ovf)
+    return code, status
+
+
+@register_jitable(inline="always")
+def _fixed_code(neg, M, k, mag, spec, ovf):
+    """Assemble a fixed-point code from the rounded magnitude ``mag``."""
+    zero = u64(0)
+    # |value| >= 2**word overflows every fixed format of that word; in Numba
+    # the shifted magnitude is then only right modulo 2**64, which is all
+    # that wrapping needs.
+    huge = k < 0 and bit_length(M) - k > spec.word
+    limit = spec.neg_limit if neg else spec.pos_limit
+    if huge or mag > limit:
+        if ovf == SATURATE:
+            mag = limit
+        elif ovf != WRAP:
+            return zero, ERR_OVERFLOW
+    flip = zero - u64(neg)  # all ones for a negative value
+    return ((mag ^ flip) - flip) & spec.mask, OK  # two's complement of -mag
+
+
+@register_jitable(inline="always")
+def _float_code(neg, e, q, n, spec, mode, ovf):
+    """Assemble a float code from the rounded significand ``n`` (value
+    ``n * 2**q``; ``e`` is the exponent of the unrounded value)."""
+    zero = u64(0)
+    man = spec.man
+    sign = spec.sign_bit & (zero - u64(neg))
     if n == zero:
         return (sign if spec.negzero else zero), OK
     if e < spec.emin and not spec.subnormals:
@@ -308,24 +310,6 @@ def round_float(neg, M, E, sticky, spec, mode, ovf, r, R):
 
 
 @register_jitable(inline="always")
-def _special(neg, cls, spec, mode, ovf):
-    """The (code, status) of an infinite or NaN input."""
-    code = u64(0)
-    status = OK
-    if cls == NAN_CLASS and not spec.has_nan:
-        status = ERR_NAN
-    elif cls == INF and not spec.is_float:
-        status = ERR_INF
-    elif cls == NAN_CLASS or (spec.nozero and neg) or (ovf == IEEE and not spec.has_inf):
-        code = _nan(neg, spec)  # NaN, or inf where NaN stands in for it
-    elif spec.has_inf and ovf != SATURATE:
-        code = (spec.sign_bit & (u64(0) - u64(neg))) | spec.inf_mag
-    else:
-        code, status = _overflowed(neg, spec, mode, ovf)
-    return code, status
-
-
-@register_jitable(inline="always")
 def round_code(neg, M, E, sticky, cls, spec, mode, ovf, r, R):
     """Round the exact value ``(-1)**neg * (M + sticky) * 2**E`` (or, by
     ``cls``, an infinity or NaN) into the format ``spec``.
@@ -333,12 +317,37 @@ def round_code(neg, M, E, sticky, cls, spec, mode, ovf, r, R):
     Returns ``(code, status)``; status is OK or the reason there is no code:
     ERR_NAN (NaN into a format without NaN), ERR_INF (inf into fixed point),
     ERR_OVERFLOW (overflow under ``overflow="raise"``).
+
+    Three steps: find the rounding point (the grid spacing ``2**q`` at the
+    value), round the magnitude there once (``round_magnitude``), assemble
+    the code and apply the overflow policy.
     """
     if cls != FINITE:
         return _special(neg, cls, spec, mode, ovf)
+    zero = u64(0)
+    is_zero = M == zero and not sticky
+    e = 0
     if spec.is_float:
-        return round_float(neg, M, E, sticky, spec, mode, ovf, r, R)
-    return round_fixed(neg, M, E, sticky, spec, mode, ovf, r, R)
+        if spec.nozero and (neg or is_zero):
+            return spec.nan_code, OK  # E8M0: no zero, no sign
+        if is_zero:
+            return (spec.sign_bit & (zero - u64(neg and spec.negzero))), OK  # stays zero
+        e = bit_length(M) - 1 + E  # exponent of the leading bit
+        if e >= spec.emin:
+            q = e - spec.man  # normal binade
+        elif spec.nozero:
+            return zero, OK  # E8M0: below the smallest scale is the smallest scale
+        elif spec.subnormals:
+            q = spec.emin - spec.man  # subnormal spacing
+        else:
+            q = spec.emin  # no subnormals: the only candidates are 0 and 2**emin
+    else:
+        neg = neg and not is_zero  # a fixed-point zero has no sign
+        q = -spec.frac
+    n = round_magnitude(neg, M, q - E, sticky, mode, not spec.is_float, r, R)
+    if spec.is_float:
+        return _float_code(neg, e, q, n, spec, mode, ovf)
+    return _fixed_code(neg, M, q - E, n, spec, ovf)
 
 
 # ---------------------------------------------------------------- decoding

@@ -116,6 +116,9 @@ def _random_bits(rounding, shape, rng, random, random_bits: int, fmt, overflow):
 
 def _run_convert(src_flat, src_fmt, dst_fmt, rounding, overflow, rnd, R, out_dtype):
     """Run the conversion kernel; returns (out, first_failure or None)."""
+    # One kernel specialization serves every source: codes are widened to
+    # uint64 (compiling the inlined core takes tens of seconds per type).
+    src_flat = np.ascontiguousarray(src_flat, dtype=np.uint64)
     n = src_flat.size
     nchunks = max(1, -(-n // CHUNK))
     out = np.empty(n, np.uint64)
