@@ -271,7 +271,7 @@ def _fixed_code(neg, M, k, mag, spec, ovf):
     # |value| >= 2**word overflows every fixed format of that word; in Numba
     # the shifted magnitude is then only right modulo 2**64, which is all
     # that wrapping needs.
-    huge = k < 0 and bit_length(M) - k > spec.word
+    huge = k < 0 and M != zero and bit_length(M) - k > spec.word
     limit = spec.neg_limit if neg else spec.pos_limit
     if huge or mag > limit:
         if ovf == SATURATE:
