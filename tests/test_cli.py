@@ -1,0 +1,63 @@
+"""The fxsim command: explain, table, formats, errors.  Expected values are
+worked out by hand in the comments."""
+import pytest
+
+from fxsim.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_table_lists_every_fp4_code(capsys):
+    code, out, _ = run(capsys, "table", "float4_e2m1fn")
+    rows = [line for line in out.splitlines() if "0x" in line]
+    assert code == 0 and len(rows) == 16
+    # 0x7 = 0 11 1: exponent 3 - bias 1 = 2, significand 1.5 -> 6
+    assert rows[7].split()[-1] == "6" and "0 11 1" in rows[7]
+    # 0x9 = 1 00 1: subnormal, -0.5
+    assert "subnormal" in rows[9] and "-1/2" in rows[9]
+
+
+def test_explain_a_tie_at_the_top_of_e4m3(capsys):
+    # 464 lies half-way between 448 (0x7e, significand 1.110) and 480 (beyond
+    # max; 0x7f is NaN): nearest_even picks the even significand, 448.
+    code, out, _ = run(capsys, "explain", "464", "--format", "float8_e4m3fn")
+    assert code == 0
+    assert "a tie" in out and "480" in out and "outside the finite range" in out
+    assert "result     0x7e" in out
+
+
+def test_explain_jam_in_twos_complement(capsys):
+    # -2 is 11111110 in s8.0; jamming forces the last bit: 11111111 = -1
+    code, out, _ = run(capsys, "explain", "-2", "--format", "s8.0", "--rounding", "jam")
+    assert code == 0 and "result     0xff" in out and "= -1" in out
+
+
+def test_explain_stochastic_needs_r(capsys):
+    # 0.3 in s8.4: t = 4.8, f = 0.8; R = 4: floor(0.8 * 16) = 12, so r >= 4 rounds up
+    _, out_up, _ = run(capsys, "explain", "0.3", "-f", "s8.4", "-r", "stochastic", "--r", "4",
+                       "--random-bits", "4")
+    _, out_down, _ = run(capsys, "explain", "0.3", "-f", "s8.4", "-r", "stochastic", "--r", "3",
+                         "--random-bits", "4")
+    assert "result     0x5" in out_up and "result     0x4" in out_down
+    code, _, err = run(capsys, "explain", "0.3", "-f", "s8.4", "-r", "stochastic")
+    assert code == 2 and "needs the random integer" in err
+
+
+def test_errors_are_reported_not_raised(capsys):
+    code, _, err = run(capsys, "table", "q8.8")
+    assert code == 2 and "unknown format" in err
+    code, _, err = run(capsys, "table", "float16")
+    assert code == 2 and "at most 12-bit" in err
+
+
+def test_formats_and_help(capsys):
+    code, out, _ = run(capsys, "formats")
+    assert code == 0 and "float8_e4m3fn" in out and "448" in out
+    code, out, _ = run(capsys)
+    assert code == 0 and "explain" in out and "bench" in out
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
