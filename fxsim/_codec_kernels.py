@@ -20,11 +20,13 @@ ERR_CODE = 4  # a source code does not fit the source format
 
 
 @njit(parallel=True, cache=True)
-def convert(src, src_spec, dst_spec, mode, ovf, rnd, R, out, status, where):
+def convert(src, src_spec, dst_spec, mode, ovf, rnd, R, out, status, where, each):
     """out[i] = the dst code of the value of src code src[i]; the first
-    failure of each chunk goes to status[c] / where[c]."""
+    failure of each chunk goes to status[c] / where[c], and every element's
+    status to ``each[i]`` if ``each`` is not empty."""
     n = src.size
     use_rnd = rnd.size > 0
+    keep_each = each.size > 0
     for c in prange(status.size):
         start = c * CHUNK
         stop = min(n, start + CHUNK)
@@ -38,8 +40,29 @@ def convert(src, src_spec, dst_spec, mode, ovf, rnd, R, out, status, where):
                 r = rnd[i] if use_rnd else np.uint64(0)
                 value, st = core.round_code(neg, M, E, False, cls, dst_spec, mode, ovf, r, R)
                 out[i] = value
+            if keep_each:
+                each[i] = st
             if st != 0 and status[c] == 0:
                 status[c] = st
+                where[c] = i
+
+
+@njit(parallel=True, cache=True)
+def lookup(table, table_status, src, shift, out, status, where):
+    """out[i] = table[2 * (src[i] >> shift) + s], s = 1 if any of the
+    ``shift`` low bits of src[i] is set (a table built by ``convert``, see
+    ``codec._encode_table``)."""
+    n = src.size
+    low = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
+    for c in prange(status.size):
+        start = c * CHUNK
+        stop = min(n, start + CHUNK)
+        for i in range(start, stop):
+            x = np.uint64(src[i])
+            index = ((x >> np.uint64(shift)) << np.uint64(1)) | np.uint64((x & low) != 0)
+            out[i] = table[index]
+            if table_status[index] != 0 and status[c] == 0:
+                status[c] = table_status[index]
                 where[c] = i
 
 

@@ -192,8 +192,8 @@ def round_magnitude(neg, M, k, sticky, mode, twos, r, R):
     n = shl(shr(M, kp), max(-k, 0))
     low = u64(M - shl(shr(M, kp), kp))  # the bits below the rounding point
     rb = shr(low, kr) & one  # the first of them: 0 when kp == 0
-    st = low != shl(rb, kr) or sticky  # the rest, and the sticky bit
-    inexact = low != zero or sticky
+    st = (low != shl(rb, kr)) | sticky  # the rest, and the sticky bit
+    inexact = (low != zero) | sticky
     if mode < JAM:
         key = i64(neg) | i64(rb) << 1 | i64(st) << 2 | i64(n & one) << 3
         return n + u64((DECISIONS[mode] >> key) & 1)
@@ -342,7 +342,7 @@ def round_code(neg, M, E, sticky, cls, spec, mode, ovf, r, R):
         else:
             q = spec.emin  # no subnormals: the only candidates are 0 and 2**emin
     else:
-        neg = neg and not is_zero  # a fixed-point zero has no sign
+        neg = neg & (not is_zero)  # a fixed-point zero has no sign
         q = -spec.frac
     n = round_magnitude(neg, M, q - E, sticky, mode, not spec.is_float, r, R)
     if spec.is_float:
@@ -370,7 +370,7 @@ def split_code(code, spec):
         if spec.has_inf and mag == spec.inf_mag:
             return neg, zero, 0, INF
         return neg, zero, 0, NAN_CLASS
-    if neg and mag == zero and not spec.negzero:
+    if mag == zero and not spec.negzero and neg:
         return neg, zero, 0, NAN_CLASS  # fnuz: the negative-zero pattern
     man = spec.man
     efield = shr(mag, man)

@@ -120,15 +120,72 @@ def _run_convert(src_flat, src_fmt, dst_fmt, rounding, overflow, rnd, R, out_dty
     # uint64 (compiling the inlined core takes tens of seconds per type).
     src_flat = np.ascontiguousarray(src_flat, dtype=np.uint64)
     n = src_flat.size
-    nchunks = max(1, -(-n // CHUNK))
     out = np.empty(n, np.uint64)
-    status = np.zeros(nchunks, np.int64)
-    where = np.zeros(nchunks, np.int64)
+    status, where = _chunk_status(n)
     kernels.convert(src_flat, src_fmt._specs[0], dst_fmt._specs[0], np.int64(rounding.code),
-                    np.int64(overflow.code), rnd, np.int64(R), out, status, where)
+                    np.int64(overflow.code), rnd, np.int64(R), out, status, where,
+                    np.empty(0, np.uint8))
+    return out.view(out_dtype), _first_failure(status, where)
+
+
+def _chunk_status(n):
+    nchunks = max(1, -(-n // CHUNK))
+    return np.zeros(nchunks, np.int64), np.zeros(nchunks, np.int64)
+
+
+def _first_failure(status, where):
     failed = np.flatnonzero(status)
-    first = (int(status[failed[0]]), int(where[failed[0]])) if failed.size else None
-    return out.view(out_dtype), first
+    return (int(status[failed[0]]), int(where[failed[0]])) if failed.size else None
+
+
+# ---------------------------------------------------------------- tables
+# For narrow inputs the core's answer depends on few input bits, so a table
+# of the core's answers serves as the kernel.  A float32 keeps its top 16
+# bits (sign, exponent, 7 fraction bits) and whether any of the other 16 is
+# set, when every rounding point the target can use lies above those 16
+# bits: a float target with at most 6 fraction bits whose finest spacing is
+# at least 2**-132.  The table holds the core's answer for the code with
+# those top bits and low bits 0, and for the one with low bits 1 (which
+# stands for every nonzero low part: same round bit, sticky set, and the
+# same NaN/inf class).  A float16 keeps all its bits.  Stochastic modes
+# need the low bits themselves and never use a table.
+
+def _table_shift(src_fmt, dst_fmt, rounding):
+    """How many low bits of a source code the table drops (None: no table)."""
+    if rounding.is_stochastic or dst_fmt.width > 64:
+        return None
+    if src_fmt == _formats.float16:
+        return 0
+    if src_fmt == _formats.float32 and dst_fmt.is_float and dst_fmt.man <= 6:
+        finest = dst_fmt.emin - (dst_fmt.man if dst_fmt.subnormals else 0)
+        if finest >= -132:
+            return 16
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _encode_table(src_fmt, dst_fmt, rounding, overflow, shift):
+    """The core's code and status for every (top bits, sticky) input pattern."""
+    index = np.arange(1 << (src_fmt.width - shift + 1), dtype=np.uint64)
+    src = ((index >> np.uint64(1)) << np.uint64(shift)) | (index & np.uint64(1 if shift else 0))
+    table = np.empty(index.size, np.uint64)
+    table_status = np.zeros(index.size, np.uint8)
+    status, where = _chunk_status(index.size)
+    kernels.convert(src, src_fmt._specs[0], dst_fmt._specs[0], np.int64(rounding.code),
+                    np.int64(overflow.code), np.empty(0, np.uint64), np.int64(1), table,
+                    status, where, table_status)
+    table.flags.writeable = False
+    table_status.flags.writeable = False
+    return table, table_status
+
+
+def _run_table(src_flat, src_fmt, dst_fmt, rounding, overflow, shift):
+    table, table_status = _encode_table(src_fmt, dst_fmt, rounding, overflow, shift)
+    out = np.empty(src_flat.size, np.uint64)
+    status, where = _chunk_status(src_flat.size)
+    kernels.lookup(table, table_status, np.ascontiguousarray(src_flat), np.int64(shift), out,
+                   status, where)
+    return out, _first_failure(status, where)
 
 
 # ---------------------------------------------------------------- exact path
@@ -267,8 +324,12 @@ def encode(x, fmt, rounding="nearest_even", overflow=None, *, rng=None, random=N
     if source is not None and fmt.width <= 64:
         view, src_fmt = source
         flat = np.ascontiguousarray(arr).reshape(-1).view(view)
-        out, failure = _run_convert(flat, src_fmt, fmt, rounding, overflow, rnd, random_bits,
-                                    np.uint64)
+        shift = _table_shift(src_fmt, fmt, rounding)
+        if shift is not None:
+            out, failure = _run_table(flat, src_fmt, fmt, rounding, overflow, shift)
+        else:
+            out, failure = _run_convert(flat, src_fmt, fmt, rounding, overflow, rnd, random_bits,
+                                        np.uint64)
         if failure is not None:
             status, i = failure
             _fail(status, i, shape, fmt, rounding, overflow, arr.reshape(-1)[i], "encode")
@@ -352,9 +413,7 @@ def decode(bits, fmt, *, exact=False):
         table = _decode_table(fmt)
         flat = np.ascontiguousarray(flat)
         out = np.empty(flat.size, np.float64)
-        nchunks = max(1, -(-flat.size // CHUNK))
-        status = np.zeros(nchunks, np.int64)
-        where = np.zeros(nchunks, np.int64)
+        status, where = _chunk_status(flat.size)
         kernels.gather(table, flat, out, status, where)
         bad = np.flatnonzero(status)
         if bad.size:

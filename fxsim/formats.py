@@ -60,6 +60,8 @@ class FixedFormat:
         object.__setattr__(self, "signed", bool(self.signed))
 
     is_float = False
+    has_inf = False
+    has_nan = False
 
     @property
     def width(self) -> int:
