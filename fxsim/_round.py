@@ -15,10 +15,13 @@ One source, two engines.  The functions here are plain Python decorated with
 ``register_jitable``: Numba compiles them into the kernels (64-bit integers,
 codes up to 64 bits), and Python runs them unchanged on arbitrary-precision
 ``int`` for formats wider than 64 bits and for Python ints and Fractions.
-The four helpers :func:`bit_length`, :func:`shl`, :func:`shr` and :func:`u64`
-are what differ: in Python they are the plain operators; in Numba, shifts of
-64 or more give 0 instead of undefined behaviour, and ``u64`` keeps every
-magnitude a ``uint64`` (Numba turns ``uint64 + int64`` into float64).
+The helpers :func:`bit_length`, :func:`shl`, :func:`shr`, :func:`u64` and
+:func:`i64` are what differ: in Python they are the plain operators; in
+Numba, shifts of 64 or more give 0 instead of undefined behaviour, and
+``u64``/``i64`` keep every magnitude a ``uint64`` and every exponent an
+``int64`` (Numba turns ``uint64 + int64`` into float64).  The kernels inline
+the whole core (``inline="always"``): passing the format by value to a
+called function costs more than the rounding itself.
 
 Format parameters arrive as a :class:`Spec`, built by ``formats.py``.
 """
