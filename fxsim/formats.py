@@ -37,8 +37,31 @@ def _frac_to_float(x: Fraction) -> float:
         return math.copysign(math.inf, x)
 
 
+class _Format:
+    """What every format offers on top of its own fields."""
+
+    @property
+    def min(self) -> float:
+        """Most negative finite value (0 if unsigned fixed point; the smallest
+        scale for E8M0), as the nearest float."""
+        return _frac_to_float(self.min_exact)
+
+    @property
+    def max(self) -> float:
+        """Largest finite value, as the nearest float."""
+        return _frac_to_float(self.max_exact)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @functools.cached_property
+    def _specs(self):
+        """The rounding core's view: (Numba engine, exact engine)."""
+        return _make_spec(self, exact=False), _make_spec(self, exact=True)
+
+
 @dataclasses.dataclass(frozen=True)
-class FixedFormat:
+class FixedFormat(_Format):
     """Fixed point: a code ``c`` means ``n * 2**-frac``, where ``n`` is ``c``
     read as a ``word``-bit two's complement integer (``signed``) or as an
     unsigned one.  ``frac`` may be negative or exceed ``word``.  Codes up to
@@ -87,16 +110,6 @@ class FixedFormat:
         return Fraction(self.int_max) / Fraction(2) ** self.frac
 
     @property
-    def min(self) -> float:
-        """Most negative value (0 if unsigned), as the nearest float."""
-        return _frac_to_float(self.min_exact)
-
-    @property
-    def max(self) -> float:
-        """Largest value, as the nearest float."""
-        return _frac_to_float(self.max_exact)
-
-    @property
     def eps(self) -> float:
         """Spacing of the grid, ``2**-frac``."""
         return math.ldexp(1.0, -self.frac) if -1074 <= -self.frac <= 1023 else _frac_to_float(Fraction(2) ** -self.frac)
@@ -114,20 +127,13 @@ class FixedFormat:
         """The spelling :func:`format` parses back to this format."""
         return f"{'s' if self.signed else 'u'}{self.word}.{self.frac}"
 
-    def __str__(self) -> str:
-        return self.name
-
     def __repr__(self) -> str:
         tail = "" if self.signed else ", signed=False"
         return f"FixedFormat(word={self.word}, frac={self.frac}{tail})"
 
-    @functools.cached_property
-    def _specs(self):
-        return _make_spec(self, exact=False), _make_spec(self, exact=True)
-
 
 @dataclasses.dataclass(frozen=True)
-class FloatFormat:
+class FloatFormat(_Format):
     """Floating point: sign bit, ``exp`` exponent bits, ``man`` fraction bits.
 
     ``bias`` defaults to ``2**(exp-1) - 1`` (``2**(exp-1)`` for ``fnuz``).
@@ -230,15 +236,6 @@ class FloatFormat:
         return Fraction(2) ** self.emin
 
     @property
-    def max(self) -> float:
-        return _frac_to_float(self.max_exact)
-
-    @property
-    def min(self) -> float:
-        """Most negative finite value (the smallest scale for E8M0)."""
-        return _frac_to_float(self.min_exact)
-
-    @property
     def tiny(self) -> float:
         return _frac_to_float(self.tiny_exact)
 
@@ -280,9 +277,6 @@ class FloatFormat:
             text += "_nosub"
         return text
 
-    def __str__(self) -> str:
-        return self.name
-
     def __repr__(self) -> str:
         parts = [f"exp={self.exp}", f"man={self.man}"]
         default_bias = (1 << (self.exp - 1)) - (0 if self.special == "fnuz" else 1)
@@ -293,10 +287,6 @@ class FloatFormat:
         if self.special != "ieee":
             parts.append(f"special={self.special!r}")
         return f"FloatFormat({', '.join(parts)})"
-
-    @functools.cached_property
-    def _specs(self):
-        return _make_spec(self, exact=False), _make_spec(self, exact=True)
 
 
 def _make_spec(fmt, exact: bool) -> _round.Spec:

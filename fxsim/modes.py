@@ -41,7 +41,18 @@ from __future__ import annotations
 import enum
 
 
-class Rounding(str, enum.Enum):
+class _Mode(str, enum.Enum):
+    """A mode given by its name; ``code`` is the number the kernels use."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def code(self) -> int:
+        return list(type(self)).index(self)
+
+
+class Rounding(_Mode):
     """How an exact value is rounded onto a format's grid (see module doc)."""
 
     NEAREST_EVEN = "nearest_even"
@@ -59,23 +70,12 @@ class Rounding(str, enum.Enum):
     STOCHASTIC = "stochastic"
     STOCHASTIC_EQUAL = "stochastic_equal"
 
-    def __str__(self) -> str:
-        return self.value
-
-    @property
-    def code(self) -> int:
-        """The small integer the Numba kernels use for this mode."""
-        return _ROUNDING_ORDER.index(self)
-
     @property
     def is_stochastic(self) -> bool:
         return self in (Rounding.STOCHASTIC, Rounding.STOCHASTIC_EQUAL)
 
 
-_ROUNDING_ORDER = tuple(Rounding)
-
-
-class Overflow(str, enum.Enum):
+class Overflow(_Mode):
     """What happens to a result beyond the format's range.
 
     Fixed point: ``wrap`` (two's complement modulo 2**word), ``saturate``
@@ -95,16 +95,6 @@ class Overflow(str, enum.Enum):
     RAISE = "raise"
     IEEE = "ieee"
     NAN = "nan"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @property
-    def code(self) -> int:
-        return _OVERFLOW_ORDER.index(self)
-
-
-_OVERFLOW_ORDER = tuple(Overflow)
 
 
 def _parse(enum_cls, value, what):

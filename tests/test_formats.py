@@ -71,3 +71,11 @@ def test_fixed_limits():
     assert (fmt.min, fmt.max, fmt.eps) == (-8.0, 127 / 16, 1 / 16)
     ufmt = fxsim.FixedFormat(8, -2, signed=False)
     assert (ufmt.min, ufmt.max, ufmt.eps) == (0.0, 255 * 4.0, 4.0)
+
+
+def test_mode_codes_match_the_core():
+    from fxsim import _round as core
+    for mode in fxsim.Rounding:
+        assert mode.code == getattr(core, mode.name), mode
+    for policy in fxsim.Overflow:
+        assert policy.code == getattr(core, policy.name), policy
