@@ -244,7 +244,7 @@ def _dyadic_with_sticky(a: Fraction, fmt, R: int):
     return M, E, rem != 0
 
 
-def encode_exact(values, fmt, rounding, overflow, rnd, R, shape, op="encode"):
+def encode_exact(values, fmt, rounding, overflow, rnd, R, shape):
     """Encode a flat sequence of numbers on the exact (Python int) engine."""
     spec = fmt._specs[1]
     wide = fmt.width > 64
@@ -258,7 +258,7 @@ def encode_exact(values, fmt, rounding, overflow, rnd, R, shape, op="encode"):
         code, status = core.round_code(bool(neg), M, E, sticky, cls, spec, rounding.code,
                                        overflow.code, r, R)
         if status:
-            _fail(status, i, shape, fmt, rounding, overflow, x, op)
+            _fail(status, i, shape, fmt, rounding, overflow, x, "encode")
         out[i] = code
     return out
 

@@ -142,7 +142,7 @@ def explain(value, fmt, rounding="nearest_even", overflow=None, *, r=None, rando
         return "\n".join(lines)
     view = fields(int(code), fmt)
     lines.append(f"result     0x{int(code):x} = {view.text} = {_show(view.value)} ({view.kind})")
-    lines.append(f"why        {_reason(rounding)}")
+    lines.append(f"why        {_REASONS[rounding]}")
     return "\n".join(lines)
 
 
@@ -181,10 +181,6 @@ def _neighbours(rational: Fraction, fmt):
         code = codec.encode_exact([rational], twin, mode, Overflow.SATURATE, [], 1, ())[0]
         ends.append(codec._exact_of_code(int(code), twin))
     return ends[0], ends[1]
-
-
-def _reason(rounding: Rounding) -> str:
-    return _REASONS[rounding]
 
 
 def _parse_number(text: str):

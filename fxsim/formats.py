@@ -112,7 +112,7 @@ class FixedFormat(_Format):
     @property
     def eps(self) -> float:
         """Spacing of the grid, ``2**-frac``."""
-        return math.ldexp(1.0, -self.frac) if -1074 <= -self.frac <= 1023 else _frac_to_float(Fraction(2) ** -self.frac)
+        return _frac_to_float(Fraction(2) ** -self.frac)
 
     @property
     def default_overflow(self) -> Overflow:
