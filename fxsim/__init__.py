@@ -5,13 +5,18 @@ Every value fxsim produces passes through one rounding function
 """
 from . import _jit  # noqa: F401  (must come first: sets Numba's cache directory)
 from . import formats
+from .array import QArray, asarray, concatenate, from_bits
 from .codec import decode, encode, quantize
 from .formats import FixedFormat, FloatFormat, format
 from .modes import Overflow, Rounding
+from .ops import (absolute, add, cast, div, divide, dot, fma, mul, multiply, negative,
+                  result_format, sqrt, sub, subtract, sum)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "FixedFormat", "FloatFormat", "Overflow", "Rounding", "decode", "encode", "format",
-    "formats", "quantize", "__version__",
+    "FixedFormat", "FloatFormat", "Overflow", "QArray", "Rounding", "absolute", "add", "asarray",
+    "cast", "concatenate", "decode", "div", "divide", "dot", "encode", "fma", "format", "formats",
+    "from_bits", "mul", "multiply", "negative", "quantize", "result_format", "sqrt", "sub",
+    "subtract", "sum", "__version__",
 ]

@@ -11,8 +11,11 @@ Reading order for a student:
 3. ``codec.py``     -- ``decode`` (code -> exact value) and ``encode``
    (value -> code): divide by the grid spacing, round, rebuild the code,
    handle overflow.
+4. ``arith.py``     -- ``add sub mul div fma sqrt`` on codes: the exact result
+   (NaN, infinity and signed-zero rules first), then one ``encode``.
 """
 
+from .arith import add, div, fma, mul, sqrt, sub
 from .codec import decode, default_overflow, encode, value_of
 from .formats import FixedFormat, FloatFormat, all_codes
 from .rounding import MODES, round_to_integer
@@ -20,4 +23,5 @@ from .rounding import MODES, round_to_integer
 __all__ = [
     "MODES", "FixedFormat", "FloatFormat", "default_overflow", "decode", "encode",
     "round_to_integer", "value_of", "all_codes",
+    "add", "sub", "mul", "div", "fma", "sqrt",
 ]

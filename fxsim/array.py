@@ -1,0 +1,334 @@
+"""``QArray``: bit patterns plus the format that gives them meaning.
+
+A QArray holds the codes a register would hold (``.bits``: the smallest
+unsigned numpy dtype that fits the format's width, or an object array of
+Python ints for formats wider than 64 bits) and the format (``.fmt``).
+Shape operations (indexing, slicing, reshape, transpose, concatenate) move
+codes and keep the format; nothing is rounded.  ``np.asarray(q)`` and
+``q.to_float()`` decode to float64 (exact for every preset); comparisons
+compare exact values.  Arithmetic operators call ``fxsim.ops`` (see there
+for what is exact and what is rounded).
+"""
+from __future__ import annotations
+
+import numbers
+from fractions import Fraction
+
+import numpy as np
+
+from . import codec
+from . import formats as _formats
+
+
+def bits_dtype(fmt):
+    """The numpy dtype that holds the codes of ``fmt``."""
+    width = fmt.width
+    for bits in (8, 16, 32, 64):
+        if width <= bits:
+            return np.dtype(f"uint{bits}")
+    return np.dtype(object)
+
+
+def _check_bits(bits, fmt, what="from_bits"):
+    """Codes as the dtype of ``fmt``, after checking each is in range."""
+    arr = np.asarray(bits) if isinstance(bits, np.ndarray) else np.asarray(bits, dtype=object)
+    flat = arr.reshape(-1)
+    limit = 1 << fmt.width
+    if arr.dtype == object or arr.dtype.kind not in "iu":
+        for i, v in enumerate(flat):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) \
+                    or not 0 <= int(v) < limit:
+                raise ValueError(f"{what}: code {v!r} at index {codec._index(i, arr.shape)} is not "
+                                 f"an integer in [0, 2**{fmt.width}) for format {fmt.name}")
+    else:
+        bad = np.flatnonzero(flat < 0) if arr.dtype.kind == "i" else np.empty(0, np.int64)
+        if not bad.size and fmt.width < arr.dtype.itemsize * 8:
+            bad = np.flatnonzero(flat >= limit)
+        if bad.size:
+            raise ValueError(f"{what}: code {flat[bad[0]]} at index {codec._index(bad[0], arr.shape)} "
+                             f"is not in [0, 2**{fmt.width}) for format {fmt.name}")
+    dtype = bits_dtype(fmt)
+    if dtype == object:
+        out = np.empty(arr.shape, dtype=object)
+        out.reshape(-1)[:] = [int(v) for v in flat]
+        return out
+    return arr.astype(dtype)
+
+
+def _float64_holds(fmt) -> bool:
+    """Does float64 hold every finite value of ``fmt`` exactly?"""
+    if fmt.is_float:
+        return fmt.man <= 52 and fmt.emin - fmt.man >= -1074 and fmt.emax <= 1023
+    return fmt.word <= 53 and -1074 <= -fmt.frac and fmt.word - fmt.frac <= 1023
+
+
+class QArray:
+    """An array of codes of one format.
+
+    Make one with :func:`fxsim.asarray` (round numbers into a format) or
+    :func:`fxsim.from_bits` (codes you already have).
+
+    Attributes
+    ----------
+    bits : numpy.ndarray
+        The codes (uint8/16/32/64, or Python ints beyond 64 bits).
+    fmt : FixedFormat or FloatFormat
+    """
+
+    __slots__ = ("_bits", "_fmt")
+    __array_priority__ = 1000  # numpy operators defer to QArray's
+    __hash__ = None
+
+    def __init__(self, bits, fmt):
+        fmt = _formats.format(fmt)
+        self._bits = _check_bits(bits, fmt, "QArray")
+        self._fmt = fmt
+
+    @classmethod
+    def _wrap(cls, bits, fmt):
+        """A QArray around codes known to be valid (no copy, no check)."""
+        q = object.__new__(cls)
+        dtype = bits_dtype(fmt)
+        q._bits = bits if bits.dtype == dtype else bits.astype(dtype)
+        q._fmt = fmt
+        return q
+
+    # ------------------------------------------------------------ data
+    @property
+    def bits(self) -> np.ndarray:
+        return self._bits
+
+    @property
+    def fmt(self):
+        return self._fmt
+
+    @property
+    def shape(self) -> tuple:
+        return self._bits.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._bits.ndim
+
+    @property
+    def size(self) -> int:
+        return self._bits.size
+
+    def __len__(self) -> int:
+        return len(self._bits)
+
+    def to_float(self) -> np.ndarray:
+        """float64 values (exact for every preset; see ``fxsim.decode``)."""
+        return codec.decode(self._bits, self._fmt)
+
+    def to_exact(self) -> np.ndarray:
+        """Exact values: an object array of ``Fraction`` (NaN/inf as floats)."""
+        return np.asarray(codec.decode(self._bits, self._fmt, exact=True), dtype=object)
+
+    def __array__(self, dtype=None, copy=None):
+        values = np.asarray(self.to_float())
+        return values if dtype is None else values.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.to_float())
+
+    # ------------------------------------------------------------ shape
+    def __getitem__(self, index):
+        return QArray._wrap(np.asarray(self._bits[index]), self._fmt)
+
+    def __setitem__(self, index, value):
+        if not isinstance(value, QArray) or value.fmt != self._fmt:
+            raise ValueError(f"QArray of format {self._fmt.name}: assign a QArray of the same "
+                             f"format (use fxsim.cast or fxsim.asarray(x, fmt) to round into it)")
+        self._bits[index] = value.bits
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def reshape(self, *shape, order="C") -> QArray:
+        return QArray._wrap(self._bits.reshape(*shape, order=order), self._fmt)
+
+    def transpose(self, *axes) -> QArray:
+        return QArray._wrap(self._bits.transpose(*axes), self._fmt)
+
+    @property
+    def T(self) -> QArray:
+        return self.transpose()
+
+    def ravel(self) -> QArray:
+        return QArray._wrap(self._bits.ravel(), self._fmt)
+
+    def copy(self) -> QArray:
+        return QArray._wrap(self._bits.copy(), self._fmt)
+
+    # ------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        if self._fmt.width <= 64 and _float64_holds(self._fmt):
+            body = np.array2string(np.asarray(self.to_float()), separator=", ", prefix="QArray(")
+        else:
+            body = np.array2string(self.to_exact(), separator=", ", prefix="QArray(",
+                                   formatter={"all": str})
+        return f"QArray({body}, fmt={self._fmt.name})"
+
+    def __str__(self) -> str:
+        return f"{np.asarray(self.to_float())} ({self._fmt.name})"
+
+    # ------------------------------------------------------------ comparisons
+    def _comparable(self, other):
+        """Two arrays whose comparison is the exact comparison of values."""
+        if isinstance(other, QArray):
+            pairs = (self, other)
+        elif isinstance(other, (numbers.Number, np.number)) or (
+                isinstance(other, np.ndarray) and other.dtype.kind in "fiub"):
+            pairs = (self, None)
+        else:
+            return None
+        if all(p is None or (p.fmt.width <= 64 and _float64_holds(p.fmt)) for p in pairs) and \
+                _scalar_float64_exact(other):
+            left = np.asarray(self.to_float())
+            right = np.asarray(other.to_float()) if isinstance(other, QArray) else other
+        else:
+            left = self.to_exact()
+            right = other.to_exact() if isinstance(other, QArray) else _exact_numbers(other)
+        return left, right
+
+    def _compare(self, other, op):
+        pair = self._comparable(other)
+        if pair is None:
+            return NotImplemented
+        return op(*pair)
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    # ------------------------------------------------------------ arithmetic
+    def __neg__(self):
+        from . import ops
+        return ops.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        from . import ops
+        return ops.absolute(self)
+
+    def __add__(self, other):
+        from . import ops
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        from . import ops
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        from . import ops
+        return ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        from . import ops
+        return ops.subtract(other, self)
+
+    def __mul__(self, other):
+        from . import ops
+        return ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        from . import ops
+        return ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        from . import ops
+        return ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        from . import ops
+        return ops.divide(other, self)
+
+
+def _scalar_float64_exact(other) -> bool:
+    if isinstance(other, QArray):
+        return True
+    if isinstance(other, np.ndarray):
+        return other.dtype.kind in "fb" or (other.dtype.kind in "iu" and other.dtype.itemsize < 8)
+    if isinstance(other, (float, np.floating)):
+        return not isinstance(other, np.longdouble)
+    if isinstance(other, (int, np.integer)):
+        return -(1 << 53) <= int(other) <= (1 << 53)
+    return False
+
+
+def _exact_numbers(x):
+    """Exact values of numbers (Fractions; NaN/inf stay floats)."""
+    arr = np.asarray(x, dtype=object)
+    out = np.empty(arr.shape, dtype=object)
+    flat = out.reshape(-1)
+    for i, v in enumerate(arr.reshape(-1)):
+        if isinstance(v, (float, np.floating)) and not np.isfinite(v):
+            flat[i] = float(v)
+        else:
+            flat[i] = Fraction(v) if not isinstance(v, np.integer) else Fraction(int(v))
+    return out[()] if out.ndim == 0 else out
+
+
+def from_bits(bits, fmt) -> QArray:
+    """A QArray of the codes ``bits`` (integers in ``[0, 2**width)``) in ``fmt``."""
+    return QArray(bits, fmt)
+
+
+def asarray(x, fmt=None, rounding="nearest_even", overflow=None, *, rng=None, random=None,
+            random_bits=32) -> QArray:
+    """``x`` rounded once into ``fmt``, as a QArray (see :func:`fxsim.encode`).
+
+    A QArray passes through unchanged when ``fmt`` is None or its own format
+    (use :func:`fxsim.cast` to change format).  Without ``fmt``, float16/32/64
+    arrays become QArrays of those formats and integer arrays of the
+    matching int formats, exactly.
+    """
+    if isinstance(x, QArray):
+        if fmt is None or _formats.format(fmt) == x.fmt:
+            return x
+        from . import ops
+        return ops.cast(x, fmt, rounding, overflow, rng=rng, random=random,
+                        random_bits=random_bits)
+    if fmt is None:
+        arr = np.asarray(x)
+        source = codec._SOURCES.get(arr.dtype)
+        if source is None or arr.dtype == np.bool_:
+            raise ValueError(f"asarray: give a format for values of dtype {arr.dtype} "
+                             "(e.g. fxsim.asarray(x, 'float8_e4m3fn'))")
+        view, fmt = source
+        return QArray._wrap(np.ascontiguousarray(arr).view(view), fmt)
+    fmt = _formats.format(fmt)
+    bits = codec.encode(x, fmt, rounding, overflow, rng=rng, random=random,
+                        random_bits=random_bits)
+    return QArray._wrap(np.asarray(bits), fmt)
+
+
+def concatenate(arrays, axis=0) -> QArray:
+    """Join QArrays of one format along an axis (``numpy.concatenate``)."""
+    arrays = list(arrays)
+    if not arrays or not all(isinstance(a, QArray) for a in arrays):
+        raise ValueError("concatenate: give a sequence of QArrays")
+    fmt = arrays[0].fmt
+    for i, a in enumerate(arrays):
+        if a.fmt != fmt:
+            raise ValueError(f"concatenate: array {i} has format {a.fmt.name}, array 0 has "
+                             f"{fmt.name}; cast first (fxsim.cast)")
+    return QArray._wrap(np.concatenate([a.bits for a in arrays], axis=axis), fmt)
