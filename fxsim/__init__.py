@@ -11,12 +11,13 @@ from .formats import FixedFormat, FloatFormat, format
 from .modes import Overflow, Rounding
 from .ops import (absolute, add, cast, div, divide, dot, fma, mul, multiply, negative,
                   result_format, sqrt, sub, subtract, sum)
+from . import bfp, mx  # noqa: E402  (block formats, built on the above)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FixedFormat", "FloatFormat", "Overflow", "QArray", "Rounding", "absolute", "add", "asarray",
-    "cast", "concatenate", "decode", "div", "divide", "dot", "encode", "fma", "format", "formats",
-    "from_bits", "mul", "multiply", "negative", "quantize", "result_format", "sqrt", "sub",
+    "bfp", "cast", "concatenate", "decode", "div", "divide", "dot", "encode", "fma", "format", "formats",
+    "from_bits", "mul", "multiply", "mx", "negative", "quantize", "result_format", "sqrt", "sub",
     "subtract", "sum", "__version__",
 ]

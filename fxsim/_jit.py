@@ -9,11 +9,13 @@ imported before any kernel module (``fxsim/__init__.py`` does so).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pathlib
 
 import numba
+import numpy as np
 
 
 def _configure_cache() -> None:
@@ -33,3 +35,32 @@ _configure_cache()
 #: Elements per work chunk of the parallel kernels.  Chunks are fixed-size, so
 #: which element a chunk holds never depends on the number of threads.
 CHUNK = 1 << 14
+
+
+def kernel_array(x, dtype=None):
+    """``x`` as a writeable C-contiguous 1-d array for a kernel.
+
+    Numba compiles a separate specialization for read-only arrays (numpy's
+    broadcast views and frozen tables are read-only); the big kernels take
+    tens of seconds to compile, so every kernel input goes through here."""
+    return np.require(x, dtype, ["C", "W"]).reshape(-1)
+
+
+@contextlib.contextmanager
+def threads_for(nchunks: int):
+    """Run a parallel kernel on at most ``nchunks`` threads.
+
+    Waking idle worker threads costs more than a small array's work (and
+    much more when the machine is oversubscribed), so an array of one chunk
+    runs on the calling thread alone.  Results never depend on this: the
+    chunks are fixed."""
+    before = numba.get_num_threads()
+    wanted = max(1, min(before, nchunks))
+    if wanted == before:
+        yield
+        return
+    numba.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)

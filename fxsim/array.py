@@ -165,7 +165,9 @@ class QArray:
     # ------------------------------------------------------------ display
     def __repr__(self) -> str:
         if self._fmt.width <= 64 and _float64_holds(self._fmt):
-            body = np.array2string(np.asarray(self.to_float()), separator=", ", prefix="QArray(")
+            # float64 holds every value exactly; "unique" prints it in full
+            body = np.array2string(np.asarray(self.to_float()), separator=", ", prefix="QArray(",
+                                   floatmode="unique")
         else:
             body = np.array2string(self.to_exact(), separator=", ", prefix="QArray(",
                                    formatter={"all": str})

@@ -87,6 +87,52 @@ def rows(size: int) -> list[Row]:
     out.append(Row("decode float8_e4m3fn -> f64", lambda: fxsim.decode(codes, e4m3),
                    "ml_dtypes astype(float64)",
                    (lambda: ml_codes.astype(np.float64)) if ml else None, size, size, 1.0))
+    out += _op_rows(fxsim, rng, ml, apy, min(size, 1_000_000))
+    return out
+
+
+def _op_rows(fxsim, rng, ml, apy, n) -> list[Row]:
+    """Elementwise operations on n-element arrays (issue 3's targets)."""
+    x, y = rng.normal(0, 16, n), rng.normal(0, 16, n)
+    e4m3 = fxsim.formats.float8_e4m3fn
+    a8, b8 = fxsim.asarray(x, e4m3), fxsim.asarray(y, e4m3)
+    out = []
+    for sym, op in (("+", fxsim.add), ("*", fxsim.multiply)):
+        name = f"float8_e4m3fn {op.__name__} (correctly rounded)"
+        if ml is not None:
+            ma, mb = (q.bits.view(ml.float8_e4m3fn) for q in (a8, b8))
+            base = (lambda ma=ma, mb=mb, sym=sym: ma + mb if sym == "+" else ma * mb)
+        else:
+            base = None
+        out.append(Row(name, lambda op=op: op(a8, b8), f"ml_dtypes float8_e4m3fn {sym}", base,
+                       n, n, 5.0))
+        if apy is not None:
+            pa = apy.APyFloatArray.from_float(a8.to_float(), exp_bits=4, man_bits=3)
+            pb = apy.APyFloatArray.from_float(b8.to_float(), exp_bits=4, man_bits=3)
+            base = (lambda pa=pa, pb=pb, sym=sym: pa + pb if sym == "+" else pa * pb)
+        else:
+            base = None
+        out.append(Row(name, lambda op=op: op(a8, b8), f"APyFloatArray(4, 3) {sym}", base, n, n, 5.0))
+    s16_8 = fxsim.FixedFormat(16, 8)
+    fa, fb = fxsim.asarray(x, s16_8), fxsim.asarray(y, s16_8)
+    if apy is not None:
+        pa = apy.APyFixedArray.from_float(fa.to_float(), int_bits=8, frac_bits=8)
+        pb = apy.APyFixedArray.from_float(fb.to_float(), int_bits=8, frac_bits=8)
+        base = lambda: pa * pb  # noqa: E731
+    else:
+        base = None
+    out.append(Row("s16.8 * s16.8 exact (-> s32.16)", lambda: fa * fb, "APyFixedArray *", base,
+                   n, n, 1.0))
+    for name in ("float16", "float32"):
+        dtype = np.dtype(name)
+        u, v = x.astype(dtype), np.abs(y).astype(dtype)
+        qu, qv = fxsim.asarray(u), fxsim.asarray(v)
+        for label, fx, base in (
+                ("add", lambda qu=qu, qv=qv: qu + qv, lambda u=u, v=v: u + v),
+                ("div", lambda qu=qu, qv=qv: qu / qv, lambda u=u, v=v: u / v),
+                ("sqrt", lambda qv=qv: fxsim.sqrt(qv), lambda v=v: np.sqrt(v))):
+            out.append(Row(f"{name} {label} (correctly rounded)", fx, f"numpy {name} {label}",
+                           base, n, n, None))
     return out
 
 

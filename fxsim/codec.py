@@ -22,7 +22,7 @@ import numpy as np
 from . import _codec_kernels as kernels
 from . import _round as core
 from . import formats as _formats
-from ._jit import CHUNK
+from ._jit import CHUNK, kernel_array, threads_for
 from .modes import Overflow, Rounding, overflow_mode, rounding_mode
 
 # The exact format of each numpy dtype the fast path reads, and the unsigned
@@ -118,13 +118,14 @@ def _run_convert(src_flat, src_fmt, dst_fmt, rounding, overflow, rnd, R, out_dty
     """Run the conversion kernel; returns (out, first_failure or None)."""
     # One kernel specialization serves every source: codes are widened to
     # uint64 (compiling the inlined core takes tens of seconds per type).
-    src_flat = np.ascontiguousarray(src_flat, dtype=np.uint64)
+    src_flat = kernel_array(src_flat, np.uint64)
     n = src_flat.size
     out = np.empty(n, np.uint64)
     status, where = _chunk_status(n)
-    kernels.convert(src_flat, src_fmt._specs[0], dst_fmt._specs[0], np.int64(rounding.code),
-                    np.int64(overflow.code), rnd, np.int64(R), out, status, where,
-                    np.empty(0, np.uint8))
+    with threads_for(status.size):
+        kernels.convert(src_flat, src_fmt._specs[0], dst_fmt._specs[0], np.int64(rounding.code),
+                        np.int64(overflow.code), rnd, np.int64(R), out, status, where,
+                        np.empty(0, np.uint8))
     return out.view(out_dtype), _first_failure(status, where)
 
 
@@ -171,9 +172,10 @@ def _encode_table(src_fmt, dst_fmt, rounding, overflow, shift):
     table = np.empty(index.size, np.uint64)
     table_status = np.zeros(index.size, np.uint8)
     status, where = _chunk_status(index.size)
-    kernels.convert(src, src_fmt._specs[0], dst_fmt._specs[0], np.int64(rounding.code),
-                    np.int64(overflow.code), np.empty(0, np.uint64), np.int64(1), table,
-                    status, where, table_status)
+    with threads_for(status.size):
+        kernels.convert(src, src_fmt._specs[0], dst_fmt._specs[0], np.int64(rounding.code),
+                        np.int64(overflow.code), np.empty(0, np.uint64), np.int64(1), table,
+                        status, where, table_status)
     table.flags.writeable = False
     table_status.flags.writeable = False
     return table, table_status
@@ -183,8 +185,9 @@ def _run_table(src_flat, src_fmt, dst_fmt, rounding, overflow, shift):
     table, table_status = _encode_table(src_fmt, dst_fmt, rounding, overflow, shift)
     out = np.empty(src_flat.size, np.uint64)
     status, where = _chunk_status(src_flat.size)
-    kernels.lookup(table, table_status, np.ascontiguousarray(src_flat), np.int64(shift), out,
-                   status, where)
+    with threads_for(status.size):
+        kernels.lookup(table, table_status, kernel_array(src_flat), np.int64(shift), out,
+                       status, where)
     return out, _first_failure(status, where)
 
 
@@ -411,10 +414,11 @@ def decode(bits, fmt, *, exact=False):
                             for v in values], dtype=np.float64)
     elif fmt.width <= 16:
         table = _decode_table(fmt)
-        flat = np.ascontiguousarray(flat)
+        flat = kernel_array(flat)
         out = np.empty(flat.size, np.float64)
         status, where = _chunk_status(flat.size)
-        kernels.gather(table, flat, out, status, where)
+        with threads_for(status.size):
+            kernels.gather(table, flat, out, status, where)
         bad = np.flatnonzero(status)
         if bad.size:
             i = int(where[bad[0]])

@@ -13,8 +13,9 @@ where it cannot.
   (``_round.round_code``), under one of the fourteen rounding modes and an
   overflow policy: :func:`add`, :func:`subtract`, :func:`multiply`,
   :func:`divide`, :func:`fma` (``a * b + c``, one rounding), :func:`sqrt`,
-  :func:`cast`.  IEEE 754 rules for NaN, inf and signed zeros; a NaN result
-  is the format's canonical NaN with the sign bit clear.
+  :func:`cast`.  IEEE 754 rules for NaN, inf and signed zeros; the NaN an
+  operation produces is the format's canonical NaN with the sign bit clear
+  (a cast, like encode, keeps a NaN's sign).
 * Default ``out`` for floats: the wider operand format (one that holds the
   other's values), else ``FloatFormat(max exp, max man)``.
 
@@ -30,6 +31,7 @@ two codes of at most 16 bits together use a table of the kernel's answers.
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import math
 import numbers
@@ -44,6 +46,7 @@ from . import _ops_kernels as kernels
 from . import _round as core
 from . import codec
 from . import formats as _formats
+from ._jit import kernel_array, threads_for
 from .array import QArray, asarray, bits_dtype
 from .modes import Overflow, Rounding
 
@@ -167,13 +170,13 @@ def _fixed_from_values(values, fmt) -> QArray:
 
 def _fixed_exact(op, a: QArray, b: QArray) -> QArray:
     fmt = _grown(op, a.fmt, b.fmt)
-    shape = np.broadcast_shapes(a.shape, b.shape)
+    shape = _broadcast_shape(op, (a, b), " (exact fixed point)")
     if op == "mul":
         sa = sb = 0
     else:
         sa, sb = fmt.frac - a.fmt.frac, fmt.frac - b.fmt.frac
     if fmt.width <= 64 and a.fmt.width <= 64 and b.fmt.width <= 64:
-        x, y = (np.ascontiguousarray(np.broadcast_to(q.bits, shape)).reshape(-1) for q in (a, b))
+        x, y = (kernel_array(np.broadcast_to(q.bits, shape)) for q in (a, b))
         out = np.empty(x.size, bits_dtype(fmt))
         sign = [np.uint64(1 << (q.fmt.width - 1) if q.fmt.signed else 0) for q in (a, b)]
         kernels.fixed_exact({"add": 0, "sub": 1, "mul": 2}[op], x, sign[0], np.uint64(sa), y,
@@ -222,8 +225,16 @@ def _value_str(q, i):
     return str(value)
 
 
+def _broadcast_shape(name, operands, detail=""):
+    try:
+        return np.broadcast_shapes(*(q.shape for q in operands))
+    except ValueError:
+        shapes = " and ".join(f"{q.shape} ({q.fmt.name})" for q in operands)
+        raise ValueError(f"{name}: operand shapes {shapes} do not broadcast{detail}") from None
+
+
 def _flat_u64(q, shape):
-    return np.ascontiguousarray(np.broadcast_to(q.bits, shape), dtype=np.uint64).reshape(-1)
+    return kernel_array(np.broadcast_to(q.bits, shape), np.uint64)
 
 
 @functools.lru_cache(maxsize=64)
@@ -237,10 +248,11 @@ def _table(op, fa, fb, out, rounding, overflow):
     each = np.zeros(index.size, np.uint8)
     status, where = codec._chunk_status(index.size)
     _, need = _plan(op, (fa, fb), out, rounding, overflow, 1)
-    kernels.arith(np.int64(op), a, fa._specs[0], b, fb._specs[0], a, fa._specs[0],
-                  out._specs[0], np.int64(rounding.code), np.int64(overflow.code),
-                  np.empty(0, np.uint64), np.int64(1), np.int64(_arith.WORD), np.int64(need),
-                  codes, status, where, each)
+    with threads_for(status.size):
+        kernels.arith(np.int64(op), a, fa._specs[0], b, fb._specs[0], a, fa._specs[0],
+                      out._specs[0], np.int64(rounding.code), np.int64(overflow.code),
+                      np.empty(0, np.uint64), np.int64(1), np.int64(_arith.WORD), np.int64(need),
+                      codes, status, where, each)
     table = codes.astype(bits_dtype(out))
     table.flags.writeable = False
     each.flags.writeable = False
@@ -261,7 +273,7 @@ def _python_engine(op, operands, shape, out, rounding, overflow, rnd, R, need):
             parts.append(parts[0])
         W = base
         if not out.is_float:  # keep every bit down to the rounding point
-            span = sum(abs(M.bit_length() + E) for _, M, E, _ in parts)
+            span = builtins.sum(abs(M.bit_length() + E) for _, M, E, _ in parts)
             W = base + span + max(out.frac, 0) + R
         neg, M, E, sticky, cls = _arith.exact_result(op, *parts[0], *parts[1], *parts[2], W, W, down)
         r = int(rnd[i]) if len(rnd) else 0
@@ -276,7 +288,8 @@ def _python_engine(op, operands, shape, out, rounding, overflow, rnd, R, need):
 def _rounded(op, operands, out, rounding, overflow, rng, random, random_bits):
     out = _formats.format(out)
     rounding, overflow = codec.resolve_modes(out, rounding, overflow)
-    shape = np.broadcast_shapes(*(q.shape for q in operands))
+    shape = _broadcast_shape(_OP_NAMES[op], operands, f" (out={out.name}, rounding="
+                             f"{rounding.value}, overflow={overflow.value})")
     rnd = codec._random_bits(rounding, shape, rng, random, random_bits, out, overflow)
     fmts = tuple(q.fmt for q in operands)
     fast, need = _plan(op, fmts, out, rounding, overflow, random_bits)
@@ -284,8 +297,7 @@ def _rounded(op, operands, out, rounding, overflow, rng, random, random_bits):
     if fast and len(operands) == 2 and not rounding.is_stochastic \
             and fmts[0].width + fmts[1].width <= 16:
         table, table_status = _table(op, fmts[0], fmts[1], out, rounding, overflow)
-        a, b = (np.ascontiguousarray(np.broadcast_to(q.bits, shape)).reshape(-1)
-                for q in operands)
+        a, b = (kernel_array(np.broadcast_to(q.bits, shape)) for q in operands)
         codes = np.empty(n, table.dtype)
         status, where = codec._chunk_status(n)
         kernels.lookup2(table, table_status, a, b, np.int64(fmts[1].width), codes, status, where)
@@ -297,10 +309,11 @@ def _rounded(op, operands, out, rounding, overflow, rng, random, random_bits):
             specs.append(specs[0])
         codes = np.empty(n, np.uint64)
         status, where = codec._chunk_status(n)
-        kernels.arith(np.int64(op), flats[0], specs[0], flats[1], specs[1], flats[2], specs[2],
-                      out._specs[0], np.int64(rounding.code), np.int64(overflow.code), rnd,
-                      np.int64(random_bits), np.int64(_arith.WORD), np.int64(need), codes,
-                      status, where, np.empty(0, np.uint8))
+        with threads_for(status.size):
+            kernels.arith(np.int64(op), flats[0], specs[0], flats[1], specs[1], flats[2], specs[2],
+                          out._specs[0], np.int64(rounding.code), np.int64(overflow.code), rnd,
+                          np.int64(random_bits), np.int64(_arith.WORD), np.int64(need), codes,
+                          status, where, np.empty(0, np.uint8))
     else:
         codes = _python_engine(op, operands, shape, out, rounding, overflow, rnd, random_bits,
                                need)
@@ -480,12 +493,13 @@ def _terms(q: QArray) -> _Terms:
         ints = _fixed_values(q)
         none = np.zeros(q.shape, bool)
         return _Terms(ints, fmt.frac, none, none, np.asarray(ints < 0, bool))
-    frac = fmt.man - fmt.emin
+    frac = fmt.man - fmt.emin  # every value is an integer times 2**-frac
+    scale = Fraction(2) ** frac
     values = q.to_exact().reshape(q.shape)
     isnan = np.frompyfunc(lambda v: isinstance(v, float) and v != v, 1, 1)(values).astype(bool)
     isinf = np.frompyfunc(lambda v: isinstance(v, float) and v == v, 1, 1)(values).astype(bool)
     ints = np.asarray(np.frompyfunc(
-        lambda v: 0 if isinstance(v, float) else int(v * (1 << frac)), 1, 1)(values), dtype=object)
+        lambda v: 0 if isinstance(v, float) else int(v * scale), 1, 1)(values), dtype=object)
     if fmt.emax + 1 + frac <= 62:
         ints = ints.astype(np.int64)
     signbit = (q.bits >> q.bits.dtype.type(fmt.width - 1)).astype(bool) if fmt.signed \
@@ -543,12 +557,12 @@ def _round_sum(t: _Terms, axes, out, rounding, overflow, name):
     all_poszero = np.all(zero_term & ~t.signbit, axis=axes)
     zero_neg = all_negzero | ((rounding == Rounding.DOWN) & ~all_poszero)
     cls = np.where(nan, core.NAN_CLASS, np.where(inf, core.INF, core.FINITE)).reshape(-1)
-    negs = np.where(inf, inf_neg, zero_neg).reshape(-1)
+    negs = np.where(nan, False, np.where(inf, inf_neg, zero_neg)).reshape(-1)  # NaN: positive
     spec = out._specs[1]
     codes = np.empty(flat.size, dtype=bits_dtype(out) if out.width > 64 else np.uint64)
     for i, v in enumerate(flat):
         v = int(v)
-        neg = v < 0 if v else bool(negs[i])
+        neg = v < 0 if v and cls[i] == core.FINITE else bool(negs[i])  # inf: its own sign
         code, status = core.round_code(neg, abs(v), -t.frac, False, int(cls[i]), spec,
                                        rounding.code, overflow.code, 0, 1)
         if status:
@@ -590,7 +604,7 @@ def dot(a, b, out=None, rounding="nearest_even", overflow=None):
     if not a.fmt.is_float and not b.fmt.is_float and out is None:
         return sum(_fixed_exact("mul", a, b), axis=-1)
     out = result_format(a.fmt, b.fmt, op="dot") if out is None else _formats.format(out)
-    shape = np.broadcast_shapes(a.shape, b.shape)
+    shape = _broadcast_shape("dot", (a, b))
     ta, tb = (_Terms(*(np.broadcast_to(x, shape) if isinstance(x, np.ndarray) else x
                        for x in t)) for t in (_terms(a), _terms(b)))
     return _round_sum(_product_terms(ta, tb), (len(shape) - 1,), out, rounding, overflow, "dot")
