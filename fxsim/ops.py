@@ -176,7 +176,7 @@ def _fixed_exact(op, a: QArray, b: QArray) -> QArray:
     else:
         sa, sb = fmt.frac - a.fmt.frac, fmt.frac - b.fmt.frac
     if fmt.width <= 64 and a.fmt.width <= 64 and b.fmt.width <= 64:
-        x, y = (kernel_array(np.broadcast_to(q.bits, shape)) for q in (a, b))
+        x, y = (_flat(q, shape) for q in (a, b))
         out = np.empty(x.size, bits_dtype(fmt))
         sign = [np.uint64(1 << (q.fmt.width - 1) if q.fmt.signed else 0) for q in (a, b)]
         kernels.fixed_exact({"add": 0, "sub": 1, "mul": 2}[op], x, sign[0], np.uint64(sa), y,
@@ -233,8 +233,10 @@ def _broadcast_shape(name, operands, detail=""):
         raise ValueError(f"{name}: operand shapes {shapes} do not broadcast{detail}") from None
 
 
-def _flat_u64(q, shape):
-    return kernel_array(np.broadcast_to(q.bits, shape), np.uint64)
+def _flat(q, shape, dtype=None):
+    """A kernel input: the operand's codes broadcast to ``shape``, flat."""
+    bits = q.bits if q.shape == shape else np.broadcast_to(q.bits, shape)
+    return kernel_array(bits, dtype)
 
 
 @functools.lru_cache(maxsize=64)
@@ -297,12 +299,12 @@ def _rounded(op, operands, out, rounding, overflow, rng, random, random_bits):
     if fast and len(operands) == 2 and not rounding.is_stochastic \
             and fmts[0].width + fmts[1].width <= 16:
         table, table_status = _table(op, fmts[0], fmts[1], out, rounding, overflow)
-        a, b = (kernel_array(np.broadcast_to(q.bits, shape)) for q in operands)
+        a, b = (_flat(q, shape) for q in operands)
         codes = np.empty(n, table.dtype)
         status, where = codec._chunk_status(n)
         kernels.lookup2(table, table_status, a, b, np.int64(fmts[1].width), codes, status, where)
     elif fast:
-        flats = [_flat_u64(q, shape) for q in operands]
+        flats = [_flat(q, shape, np.uint64) for q in operands]
         specs = [q.fmt._specs[0] for q in operands]
         while len(flats) < 3:
             flats.append(flats[0])
