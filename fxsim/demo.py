@@ -1,8 +1,9 @@
 """``fxsim demo`` (what ``make demo`` runs): the foundation at work.
 
 A table of a small format, one rounding explained step by step, an
-encode/decode round trip with the errors it leaves, and the double-rounding
-trap fxsim avoids.  (The end-to-end quantized-network demo replaces this
+encode/decode round trip with the errors it leaves, the double-rounding
+trap fxsim avoids, exact fixed-point growth and once-rounded float
+arithmetic, and an MX block.  (The end-to-end quantized-network demo replaces this
 tour once the kernels exist.)
 """
 from __future__ import annotations
@@ -47,6 +48,32 @@ def run() -> int:
     value = -431.99999999999994
     code = int(codec.encode(np.float64(value), F.float8_e4m3fn))
     print(f"encode({value!r}, float8_e4m3fn) = 0x{code:02x} = {codec.decode(code, F.float8_e4m3fn)}")
+
+    _section("6. Arithmetic: fixed point grows exactly, floats round once")
+    from . import array, mx, ops
+    a = array.asarray([1.5, -0.75, 3.25], "s8.4")
+    b = array.asarray([2.5, 0.5, -1.0], "s6.2")
+    print(f"a = {a}\nb = {b}")
+    print(f"a + b = {a + b}    a * b = {a * b}    dot(a, b) = {ops.dot(a, b)}")
+    print(f"cast(a * b, s8.2, nearest_even) = {ops.cast(a * b, 's8.2')}")
+    h = array.asarray(np.float16([1.0, 1.0]))
+    tiny = array.asarray(np.float16([2.0 ** -11, 2.0 ** -11 + 2.0 ** -21]))
+    print(f"float16: 1 + 2**-11 (a tie) = {float((h + tiny)[0])!r}; "
+          f"1 + (2**-11 + 2**-21) = {float((h + tiny)[1])!r}")
+    u = array.asarray(np.float16([1 + 2.0 ** -10]))
+    c = array.asarray(np.float16([-(1 + 2.0 ** -9)]))
+    print(f"float16 fma(u, u, c), u = 1 + 2**-10, c = -(1 + 2**-9): once = "
+          f"{float(ops.fma(u, u, c)[0])!r} (= 2**-20, exact); "
+          f"rounding u*u first gives {float((u * u + c)[0])!r}")
+    e = array.asarray([1.0, 1.125], "float8_e4m3fn")
+    print(f"x - x = {(e - e).to_float().tolist()}, and under rounding='down': "
+          f"{ops.sub(e, e, rounding='down').to_float().tolist()}")
+
+    _section("7. OCP MX: one E8M0 scale per 32 elements (MXFP4)")
+    m = mx.quantize(x[:64], "float4_e2m1fn")
+    err = m.dequantize() - x[:64]
+    print(f"scales {m.scales}  elements[:8] {m.elements[:8].bits.tolist()}  "
+          f"RMS error {np.sqrt(np.mean(err ** 2)):.4f}")
     print()
     print("More: fxsim explain VALUE --format F [--rounding M]; fxsim table F; fxsim bench; fxsim --help")
     return 0

@@ -61,3 +61,20 @@ def test_formats_and_help(capsys):
     assert code == 0 and "explain" in out and "bench" in out
     with pytest.raises(SystemExit):
         main(["explain", "--help"])
+
+
+def test_readme_tour_runs():
+    """The README's Python examples run as written."""
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    exec(compile("\n".join(blocks), "README.md", "exec"), {})
+
+
+def test_demo_runs(capsys):
+    from fxsim import demo
+    assert demo.run() == 0
+    out = capsys.readouterr().out
+    assert "7. OCP MX" in out and "2**-20, exact" in out and "-416.0" in out
