@@ -58,20 +58,19 @@ def _operand(x, like=None, op="add"):
     """A QArray for ``x``; Python scalars take ``like``'s format, exactly."""
     if isinstance(x, QArray):
         return x
-    if isinstance(x, (numbers.Number, np.number)) and not isinstance(x, np.ndarray) \
-            and not isinstance(x, (np.floating, np.integer)):
+    if isinstance(x, numbers.Number) and not isinstance(x, np.generic):  # weak, as in numpy
         if like is None:
             raise ValueError(f"{op}: a Python number needs an array operand to take its format "
                              f"from; use fxsim.asarray({x!r}, fmt)")
-        q = asarray(x, like.fmt, "toward_zero", "saturate" if not like.fmt.is_float
-                    or "saturate" in [o.value for o in like.fmt.overflows] else None)
-        exact = q.to_exact()[()]
-        value = x if isinstance(x, (float, complex)) and not math.isfinite(x) else None
-        if value is None and (isinstance(exact, float) or exact != Fraction(x)):
+        q = asarray(x, like.fmt, "toward_zero")
+        got = q.to_exact()[()]
+        if isinstance(x, float) and not math.isfinite(x):
+            same = isinstance(got, float) and (got == x or (got != got and x != x))
+        else:
+            same = not isinstance(got, float) and got == Fraction(x)
+        if not same:
             raise ValueError(f"{op}: {x!r} is not exactly representable in format {like.fmt.name}; "
                              f"round it first with fxsim.asarray({x!r}, fmt, rounding=...)")
-        if value is not None and not (isinstance(exact, float) and exact == value):
-            raise ValueError(f"{op}: {x!r} has no code in format {like.fmt.name}")
         return q
     arr = np.asarray(x)
     if arr.dtype.kind in "fiu" and arr.dtype in codec._SOURCES:

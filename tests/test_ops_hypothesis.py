@@ -6,7 +6,6 @@ Both engines are checked on every example: the default dispatch (the
 Python-int engine (forced by patching the dispatcher's plan).
 """
 import math
-from fractions import Fraction
 
 import numpy as np
 import pytest
