@@ -11,13 +11,14 @@ from .formats import FixedFormat, FloatFormat, format
 from .modes import Overflow, Rounding
 from .ops import (absolute, add, cast, div, divide, dot, fma, mul, multiply, negative,
                   result_format, sqrt, sub, subtract, sum)
-from . import bfp, mx  # noqa: E402  (block formats, built on the above)
+from .linalg import conv2d, matmul
+from . import binary, bfp, mx  # noqa: E402  (block formats and binary kernels, built on the above)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FixedFormat", "FloatFormat", "Overflow", "QArray", "Rounding", "absolute", "add", "asarray",
-    "bfp", "cast", "concatenate", "decode", "div", "divide", "dot", "encode", "fma", "format", "formats",
-    "from_bits", "mul", "multiply", "mx", "negative", "quantize", "result_format", "sqrt", "sub",
+    "bfp", "binary", "cast", "conv2d", "concatenate", "decode", "div", "divide", "dot", "encode", "fma", "format", "formats",
+    "from_bits", "matmul", "mul", "multiply", "mx", "negative", "quantize", "result_format", "sqrt", "sub",
     "subtract", "sum", "__version__",
 ]

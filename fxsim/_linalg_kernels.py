@@ -1,0 +1,82 @@
+"""GEMM kernels with a stated accumulation order (argument checks: linalg.py).
+
+Rows of the output go to threads; each output element is reduced by one
+thread in the stated order, so results never depend on the thread count.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from . import _jit  # noqa: F401  (cache directory first)
+
+
+@njit(parallel=True, cache=True)
+def fixed_acc_gemm(a, b, s, shift, block, lo, hi, clamp, over):
+    """Fixed-point accumulation, every step exact before overflow handling.
+
+    ``a`` (M, K) and ``b`` (K, N) hold integer values, ``s`` (M, N, int64)
+    the accumulator's integer values on entry (the start value) and on exit.
+    Products ``a*b << shift`` are exact.  Blocks of ``block`` consecutive
+    products (1: sequential) are summed exactly, then added to the
+    accumulator: ``s = clamp(s + block_sum)`` into ``[lo, hi]`` when
+    ``clamp``; otherwise a result outside marks ``over[i, j]`` (and is
+    kept, to raise afterwards).  (A fixed accumulator starting from zero is
+    the same as one starting from the first block: ``0 + x = x``.)"""
+    M, K = a.shape
+    N = b.shape[1]
+    for i in prange(M):
+        acc = s[i].copy()
+        part = np.zeros(N, np.int64)
+        for k0 in range(0, K, block):
+            k1 = min(k0 + block, K)
+            if block == 1:
+                aik = np.int64(a[i, k0])
+                if clamp:
+                    for j in range(N):
+                        acc[j] = min(max(acc[j] + ((aik * b[k0, j]) << shift), lo), hi)
+                else:
+                    for j in range(N):
+                        v = acc[j] + ((aik * b[k0, j]) << shift)
+                        if v < lo or v > hi:
+                            over[i, j] = 1
+                        acc[j] = v
+                continue
+            part[:] = 0
+            for k in range(k0, k1):
+                aik = np.int64(a[i, k])
+                for j in range(N):
+                    part[j] += (aik * b[k, j]) << shift
+            for j in range(N):
+                v = acc[j] + part[j]
+                if v < lo:
+                    if clamp:
+                        v = lo
+                    else:
+                        over[i, j] = 1
+                elif v > hi:
+                    if clamp:
+                        v = hi
+                    else:
+                        over[i, j] = 1
+                acc[j] = v
+        s[i] = acc
+
+
+@njit(parallel=True, cache=True)
+def hardware_seq_gemm(a, b, s, start):
+    """IEEE binary32/binary64 sequential accumulation in the machine's own
+    arithmetic: ``s = s + a[i, k] * b[k, j]`` for k = start, start+1, ...
+
+    Exact to the contract only when every product is exact in the dtype
+    (linalg.py checks), so the one rounding per step is the hardware's
+    round-to-nearest-even addition.  ``s`` holds the start values."""
+    M, K = a.shape
+    N = b.shape[1]
+    for i in prange(M):
+        acc = s[i].copy()
+        for k in range(start, K):
+            aik = a[i, k]
+            for j in range(N):
+                acc[j] = acc[j] + aik * b[k, j]
+        s[i] = acc

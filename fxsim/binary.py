@@ -1,0 +1,329 @@
+"""Binary ({-1, +1}) and bit-serial integer products by XOR/AND-popcount.
+
+Layout (DESIGN.md): values pack into ``uint64`` words along the reduction
+axis, element ``k`` at bit ``k % 64`` of word ``k // 64``; bit 1 means -1
+(the sign bit, as in Larq Compute Engine); padding bits are 0.  A real value
+binarizes by its sign with ``sign(0) = +1`` (Hubara et al.), so 0 and -0
+are +1.  The dot product of two packed vectors of true length K is
+``K - 2 * popcount(a XOR b)``.
+
+Everything here is exact integer arithmetic: :func:`matmul` and
+:func:`conv2d` equal numpy's integer matmul / a direct convolution of the
++-1 arrays, :func:`bitserial_matmul` equals the integer product of its
+operands.  Results are int32 (binary; |result| <= K) or int64 (bit-serial).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
+
+from . import _binary_kernels as kernels
+from ._jit import threads_for
+
+__all__ = ["PackedBits", "pack", "unpack", "matmul", "conv2d", "bitserial_matmul"]
+
+
+@dataclass(frozen=True)
+class PackedBits:
+    """Signs of a real array, packed.
+
+    ``words``: uint64, the packed axis moved last, ``ceil(length / 64)``
+    words per vector; ``length``: the true number of values along the packed
+    axis; ``axis``: where that axis was in the original array (negative);
+    ``shape``: the original shape."""
+    words: np.ndarray
+    length: int
+    axis: int
+    shape: tuple
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return (f"PackedBits(shape={self.shape}, axis={self.axis}, length={self.length}, "
+                f"words={self.words.shape})")
+
+
+def _index_str(flat, shape):
+    return tuple(int(i) for i in np.unravel_index(int(flat), shape)) if shape else ()
+
+
+def _real(x, name):
+    """``x`` as a numeric numpy array (QArrays by their values)."""
+    from .array import QArray
+    if isinstance(x, QArray):
+        x = x.to_float()
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name}: expected real numbers (int or float), got dtype {arr.dtype}; "
+                         "binary operands binarize by sign, sign(0) = +1")
+    return arr
+
+
+def _negative_bits(x, name):
+    """Boolean array: True where ``x`` binarizes to -1 (x < 0)."""
+    arr = _real(x, name)
+    if arr.dtype.kind == "f":
+        nan = np.isnan(arr)
+        if nan.any():
+            i = int(np.flatnonzero(nan)[0])
+            raise ValueError(f"{name}: NaN at index {_index_str(i, arr.shape)} has no sign; "
+                             "binary operands must be real numbers")
+    return arr < 0
+
+
+def _pack_bool(bits):
+    """Pack a boolean array along its last axis into uint64 words (bit k of
+    the vector at bit k % 64 of word k // 64; padding bits 0)."""
+    k = bits.shape[-1]
+    nwords = max(1, -(-k // 64))
+    packed = np.packbits(bits, axis=-1, bitorder="little")
+    pad = nwords * 8 - packed.shape[-1]
+    if pad:
+        packed = np.concatenate(
+            [packed, np.zeros(packed.shape[:-1] + (pad,), np.uint8)], axis=-1)
+    return np.ascontiguousarray(packed).view("<u8").astype(np.uint64, copy=False)
+
+
+def pack(x, axis=-1) -> PackedBits:
+    """Binarize ``x`` by sign (``x < 0`` -> -1, else +1) and pack it along
+    ``axis`` (the reduction axis) into uint64 words; bit 1 means -1."""
+    if isinstance(x, PackedBits):
+        return x
+    neg = _negative_bits(x, "binary.pack")
+    if neg.ndim == 0:
+        raise ValueError("binary.pack: need at least one axis to pack along, got a scalar")
+    axis = normalize_axis_index(axis, neg.ndim) - neg.ndim
+    moved = np.moveaxis(neg, axis, -1)
+    return PackedBits(_pack_bool(moved), int(moved.shape[-1]), axis, tuple(neg.shape))
+
+
+def unpack(p: PackedBits) -> np.ndarray:
+    """The +-1 values (int8) of a :class:`PackedBits`, in the original shape."""
+    if not isinstance(p, PackedBits):
+        raise TypeError(f"binary.unpack: expected PackedBits, got {type(p).__name__}")
+    raw = np.ascontiguousarray(p.words).view(np.uint8)
+    bits = np.unpackbits(raw, axis=-1, count=p.length, bitorder="little")
+    values = (1 - 2 * bits.astype(np.int8)).astype(np.int8)
+    return np.moveaxis(values, -1, p.axis)
+
+
+def _gemm(a_words, b_words, use_and, base, scale, out):
+    a_words = np.require(a_words, np.uint64, ["C", "W"])
+    b_words = np.require(b_words, np.uint64, ["C", "W"])
+    with threads_for(max(1, a_words.shape[0] * b_words.shape[0] // 4096)):
+        kernels.popcount_gemm(a_words, b_words, use_and, base, scale, out)
+    return out
+
+
+def _operands(a, b, name):
+    """Packed operands of a numpy-style matmul: a (..., M, K), b (..., K, N).
+
+    Returns (a words (..., M, W), b words (..., N, W), K, output shape)."""
+    a_vec = (a.ndim if isinstance(a, PackedBits) else np.ndim(a)) == 1
+    b_vec = (b.ndim if isinstance(b, PackedBits) else np.ndim(b)) == 1
+    pa = pack(a, axis=-1)
+    pb = pack(b, axis=-1 if b_vec else -2)
+    if pa.axis != -1:
+        raise ValueError(f"{name}: a must be packed along its last axis (binary.pack(a, axis=-1)), "
+                         f"got axis={pa.axis}")
+    if pb.axis != (-1 if b_vec else -2):
+        raise ValueError(f"{name}: b must be packed along its second-to-last axis "
+                         f"(binary.pack(b, axis=-2)), got axis={pb.axis}")
+    if pa.length != pb.length:
+        raise ValueError(f"{name}: reduction lengths differ: a has K={pa.length}, b has K={pb.length}")
+    aw = pa.words[None, :] if a_vec else pa.words
+    bw = pb.words[None, :] if b_vec else pb.words
+    try:
+        batch = np.broadcast_shapes(aw.shape[:-2], bw.shape[:-2])
+    except ValueError:
+        raise ValueError(f"{name}: batch shapes {pa.shape[:-2]} and {pb.shape[:-2]} do not broadcast") from None
+    m, n = aw.shape[-2], bw.shape[-2]
+    shape = batch + ((m,) if not a_vec else ()) + ((n,) if not b_vec else ())
+    return aw, bw, pa.length, batch, shape
+
+
+def _batched(aw, bw, batch, use_and, base, scale, dtype):
+    m, n = aw.shape[-2], bw.shape[-2]
+    out = np.empty(batch + (m, n), dtype)
+    aw = np.broadcast_to(aw, batch + aw.shape[-2:])
+    bw = np.broadcast_to(bw, batch + bw.shape[-2:])
+    for idx in np.ndindex(*batch):
+        _gemm(aw[idx], bw[idx], use_and, base, scale, out[idx])
+    return out
+
+
+def matmul(a, b) -> np.ndarray:
+    """Exact product of +-1 matrices by XOR-popcount, with numpy's matmul
+    shapes (1-d operands, broadcast batch axes).
+
+    ``a`` and ``b`` are real arrays (binarized by sign, ``sign(0) = +1``) or
+    :class:`PackedBits` (``a`` packed along its last axis, ``b`` along its
+    second-to-last).  Each entry is ``K - 2 * popcount(a XOR b)``, an exact
+    int32 equal to ``np.matmul`` of the +-1 arrays."""
+    aw, bw, k, batch, shape = _operands(a, b, "binary.matmul")
+    if k >= 2**31:
+        raise ValueError(f"binary.matmul: K={k} does not fit the int32 result")
+    return _batched(aw, bw, batch, False, k, -2, np.int32).reshape(shape)
+
+
+def _pair(v, name):
+    if np.ndim(v) == 0:
+        v = (int(v), int(v))
+    v = tuple(int(t) for t in v)
+    if len(v) != 2:
+        raise ValueError(f"binary.conv2d: {name} must be an int or a pair, got {v}")
+    return v
+
+
+def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, pad_value=-1) -> np.ndarray:
+    """Exact 2-d convolution (cross-correlation, as in deep-learning
+    frameworks) of +-1 images with +-1 filters by XOR-popcount.
+
+    ``x`` is (N, C, H, W), ``w`` is (O, C // groups, kh, kw), both real
+    (binarized by sign, ``sign(0) = +1``).  Padding is not binary, so say
+    what it is: ``pad_value=-1`` or ``+1`` pads with that value (binary all
+    the way), ``pad_value=0`` is true zero padding -- computed with +1
+    padding and then corrected exactly by subtracting, at each border
+    output, the sum of the filter taps that fell on padding (as Larq Compute
+    Engine does).  Returns int32 (N, O, Ho, Wo) with
+    ``Ho = (H + 2*ph - dh*(kh-1) - 1) // sh + 1``; each entry equals the
+    direct sum over (c, kh, kw) of the +-1 (or zero-padded) products."""
+    if pad_value not in (-1, 0, 1):
+        raise ValueError(f"binary.conv2d: pad_value must be -1, +1 or 0 (true zeros), got {pad_value!r}")
+    xneg = _negative_bits(x, "binary.conv2d (x)")
+    wneg = _negative_bits(w, "binary.conv2d (w)")
+    if xneg.ndim != 4 or wneg.ndim != 4:
+        raise ValueError(f"binary.conv2d: x must be (N, C, H, W) and w (O, C/groups, kh, kw), "
+                         f"got shapes {xneg.shape} and {wneg.shape}")
+    (sh, sw), (ph, pw), (dh, dw) = (_pair(stride, "stride"), _pair(padding, "padding"),
+                                    _pair(dilation, "dilation"))
+    if min(sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
+        raise ValueError("binary.conv2d: stride and dilation must be >= 1 and padding >= 0")
+    n, c, h, wd = xneg.shape
+    o, cg, kh, kw = wneg.shape
+    if groups < 1 or c % groups or o % groups or cg != c // groups:
+        raise ValueError(f"binary.conv2d: {c} input channels, {o} filters of {cg} channels "
+                         f"do not make {groups} groups")
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if ho < 1 or wo < 1:
+        raise ValueError(f"binary.conv2d: the {kh}x{kw} filter (dilation {dh},{dw}) does not fit "
+                         f"the {h}x{wd} image padded by {ph},{pw}")
+    og = o // groups
+    k = cg * kh * kw
+    out = np.empty((n, o, ho, wo), np.int32)
+    for g in range(groups):
+        xg = _pack_bool(np.moveaxis(xneg[:, g * cg:(g + 1) * cg], 1, -1))   # (N, H, W, Wc)
+        wg = _pack_bool(np.moveaxis(wneg[g * og:(g + 1) * og], 1, -1))       # (O, kh, kw, Wc)
+        nw = xg.shape[-1]
+        fill = _pack_bool(np.ones((1, cg), bool))[0] if pad_value == -1 else np.zeros(nw, np.uint64)
+        padded = np.empty((n, h + 2 * ph, wd + 2 * pw, nw), np.uint64)
+        padded[...] = fill
+        padded[:, ph:ph + h, pw:pw + wd] = xg
+        patches = _im2col_words(padded, kh, kw, sh, sw, dh, dw, ho, wo)     # (N, Ho*Wo, kh*kw*Wc)
+        wmat = wg.reshape(og, kh * kw * nw)
+        for i in range(n):
+            _gemm(wmat, patches[i], False, k, -2, out[i, g * og:(g + 1) * og].reshape(og, ho * wo))
+        if pad_value == 0 and (ph or pw):
+            out[:, g * og:(g + 1) * og] -= _padding_correction(
+                wg, cg, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo)
+    return out
+
+
+def _im2col_words(padded, kh, kw, sh, sw, dh, dw, ho, wo):
+    """Rows of packed words, one per output position, in (kh, kw, word) order."""
+    n, _, _, nw = padded.shape
+    cols = np.empty((n, ho, wo, kh, kw, nw), np.uint64)
+    for ky in range(kh):
+        for kx in range(kw):
+            y0, x0 = ky * dh, kx * dw
+            cols[:, :, :, ky, kx] = padded[:, y0:y0 + sh * (ho - 1) + 1:sh,
+                                           x0:x0 + sw * (wo - 1) + 1:sw]
+    return cols.reshape(n, ho * wo, kh * kw * nw)
+
+
+def _padding_correction(wg, cg, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
+    """(O, Ho, Wo) int32: at each output, the sum of the +-1 filter taps
+    that lie on padding -- what +1 padding added and zero padding does not."""
+    tap_sum = cg - 2 * np.bitwise_count(wg).sum(axis=-1, dtype=np.int64)    # (O, kh, kw)
+    ys = np.arange(ho)[:, None] * sh - ph + np.arange(kh)[None, :] * dh      # (Ho, kh)
+    xs = np.arange(wo)[:, None] * sw - pw + np.arange(kw)[None, :] * dw      # (Wo, kw)
+    off_y = (ys < 0) | (ys >= h)
+    off_x = (xs < 0) | (xs >= wd)
+    off = off_y[:, None, :, None] | off_x[None, :, None, :]                  # (Ho, Wo, kh, kw)
+    return np.einsum("okl,yxkl->oyx", tap_sum, off.astype(np.int64)).astype(np.int32)
+
+
+def _planes(x, bits, signed, name):
+    """Bit planes of an integer array (two's complement), with weights."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"binary.bitserial_matmul: {name} must be an integer array, got dtype {arr.dtype}")
+    if not 1 <= bits <= 32:
+        raise ValueError(f"binary.bitserial_matmul: {name}_bits must be 1..32, got {bits}")
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    values = arr.astype(np.int64)
+    bad = (values < lo) | (values > hi)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        kind = "signed" if signed else "unsigned"
+        raise ValueError(f"binary.bitserial_matmul: {name} = {int(values.flat[i])} at index "
+                         f"{_index_str(i, arr.shape)} does not fit {bits}-bit {kind} "
+                         f"[{lo}, {hi}]")
+    weights = [1 << p for p in range(bits)]
+    if signed:
+        weights[-1] = -weights[-1]
+    return [((values >> p) & 1).astype(bool) for p in range(bits)], weights
+
+
+def bitserial_matmul(a, b, a_bits, b_bits=None, a_signed=True, b_signed=True) -> np.ndarray:
+    """Exact integer matmul by bit planes: ``a @ b`` as an int64 array.
+
+    ``a`` (M, K) and ``b`` (K, N) are integer arrays of ``a_bits``/``b_bits``
+    bits (two's complement when signed).  Each operand splits into planes of
+    0/1 bits, plane p weighted ``2**p`` (the top plane of a signed operand
+    ``-2**(bits-1)``), and ``a @ b = sum_pq w_p w_q popcount(a_p AND b_q)``.
+
+    ``b`` may instead be binary weights, a :class:`PackedBits` of +-1 values
+    packed along axis -2 (leave ``b_bits`` None); then each plane contributes
+    ``w_p * (popcount(a_p) - 2 * popcount(a_p AND b_neg))``.  This is Hubara
+    et al.'s first layer: an 8-bit input times binary weights,
+    ``bitserial_matmul(x, binary.pack(w, axis=-2), a_bits=8, a_signed=False)``."""
+    a_arr = np.asarray(a)
+    if a_arr.ndim != 2:
+        raise ValueError(f"binary.bitserial_matmul: a must be 2-d (M, K), got shape {a_arr.shape}")
+    a_planes, a_weights = _planes(a_arr, a_bits, a_signed, "a")
+    packed_a = [_pack_bool(p) for p in a_planes]                              # (M, W) each
+    m, k = a_arr.shape
+    if isinstance(b, PackedBits):
+        if b_bits is not None:
+            raise ValueError("binary.bitserial_matmul: b is packed +-1 weights; leave b_bits None")
+        if b.ndim != 2 or b.axis != -2 or b.length != k:
+            raise ValueError(f"binary.bitserial_matmul: packed b must be (K={k}, N) packed along "
+                             f"axis -2, got shape {b.shape} axis {b.axis}")
+        bw = np.require(b.words, np.uint64, ["C", "W"])
+        out = np.zeros((m, bw.shape[0]), np.int64)
+        counts = np.empty((m, bw.shape[0]), np.int32)
+        for pa, wa in zip(packed_a, a_weights):
+            _gemm(pa, bw, True, 0, 1, counts)
+            ones = np.bitwise_count(pa).sum(axis=-1, dtype=np.int64)
+            out += wa * (ones[:, None] - 2 * counts.astype(np.int64))
+        return out
+    if b_bits is None:
+        raise ValueError("binary.bitserial_matmul: give b_bits (or b as binary.pack(w, axis=-2))")
+    b_arr = np.asarray(b)
+    if b_arr.ndim != 2 or b_arr.shape[0] != k:
+        raise ValueError(f"binary.bitserial_matmul: b must be 2-d (K={k}, N), got shape {b_arr.shape}")
+    b_planes, b_weights = _planes(b_arr, b_bits, b_signed, "b")
+    packed_b = [_pack_bool(np.ascontiguousarray(p.T)) for p in b_planes]     # (N, W) each
+    out = np.zeros((m, b_arr.shape[1]), np.int64)
+    counts = np.empty_like(out, np.int32)
+    for pa, wa in zip(packed_a, a_weights):
+        for pb, wb in zip(packed_b, b_weights):
+            _gemm(pa, pb, True, 0, 1, counts)
+            out += (wa * wb) * counts.astype(np.int64)
+    return out
