@@ -88,6 +88,70 @@ def rows(size: int) -> list[Row]:
                    "ml_dtypes astype(float64)",
                    (lambda: ml_codes.astype(np.float64)) if ml else None, size, size, 1.0))
     out += _op_rows(fxsim, rng, ml, apy, min(size, 1_000_000))
+    out += _kernel_rows(fxsim, rng, apy)
+    return out
+
+
+def _im2col_conv(x, w):
+    """float32 convolution as numpy users write it: im2col, then one matmul."""
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * h * wd, c * kh * kw)
+    return (cols @ w.reshape(o, -1).T).reshape(n, h, wd, o).transpose(0, 3, 1, 2)
+
+
+def _kernel_rows(fxsim, rng, apy) -> list[Row]:
+    """GEMM and convolution kernels (issue 4's targets); elements are
+    multiply-accumulates, so slices of slow baselines compare by rate."""
+    out = []
+    n = 2048
+    a, b = rng.standard_normal((n, n)).astype(np.float32), rng.standard_normal((n, n)).astype(np.float32)
+    pa, pb = fxsim.binary.pack(a), fxsim.binary.pack(b, axis=-2)
+    out.append(Row("binary matmul 2048^3, packed (XOR-popcount)", lambda: fxsim.binary.matmul(pa, pb),
+                   "numpy float32 matmul 2048^3", lambda: a @ b, n**3, n**3, 10.0))
+
+    n = 1024
+    i8a, i8b = (rng.integers(-128, 128, (n, n)).astype(np.int8) for _ in range(2))
+    qa, qb = fxsim.asarray(i8a), fxsim.asarray(i8b)
+    fa, fb = i8a.astype(np.float32), i8b.astype(np.float32)
+    out.append(Row("int8 x int8 matmul 1024^3, exact", lambda: fxsim.matmul(qa, qb),
+                   "numpy float32 matmul, same values", lambda: fa @ fb, n**3, n**3, 1.0))
+    m = 512
+    ia, ib = i8a[:m, :m].astype(np.int32), i8b[:m, :m].astype(np.int32)
+    out.append(Row("int8 x int8 matmul 1024^3, exact", lambda: fxsim.matmul(qa, qb),
+                   "numpy int32 matmul (512^3 slice)", lambda: ia @ ib, n**3, m**3, 100.0))
+
+    n = 256
+    sa, sb = fxsim.asarray(i8a[:n, :n]), fxsim.asarray(i8b[:n, :n])
+    ja, jb = i8a[:n, :n].astype(np.int32), i8b[:n, :n].astype(np.int32)
+    out.append(Row("int8 matmul 256^3, saturating s16.0 acc",
+                   lambda: fxsim.matmul(sa, sb, acc="s16.0", overflow="saturate"),
+                   "numpy int32 matmul 256^3", lambda: ja @ jb, n**3, n**3, 10.0))
+
+    n, m = 512, 128
+    e4m3 = fxsim.formats.float8_e4m3fn
+    xa, xb = (fxsim.asarray(rng.standard_normal((n, n)), e4m3) for _ in range(2))
+    if apy is not None:
+        aa = apy.APyFloatArray.from_float(xa.to_float()[:m, :m], exp_bits=4, man_bits=3)
+        ab = apy.APyFloatArray.from_float(xb.to_float()[:m, :m], exp_bits=4, man_bits=3)
+
+        def apy_matmul():
+            with apy.APyFloatAccumulatorContext(exp_bits=8, man_bits=23,
+                                                quantization=apy.QuantizationMode.RND_CONV):
+                return aa @ ab
+    else:
+        apy_matmul = None
+    out.append(Row("e4m3fn matmul 512^3, sequential float32 acc",
+                   lambda: fxsim.matmul(xa, xb, acc="float32"),
+                   "APyFloatArray @, float32 acc ctx (128^3)", apy_matmul, n**3, m**3, 20.0))
+
+    x = rng.standard_normal((8, 256, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((256, 256, 3, 3)).astype(np.float32)
+    macs = 8 * 256 * 28 * 28 * 256 * 9
+    out.append(Row("binary conv2d 8x256x28x28, 256 3x3, pad 1", lambda: fxsim.binary.conv2d(x, w, padding=1),
+                   "float32 im2col + numpy matmul", lambda: _im2col_conv(x, w), macs, macs, 5.0))
     return out
 
 

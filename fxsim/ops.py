@@ -203,7 +203,7 @@ def _plan(op, fmts, out, rounding, overflow, R):
 def _fail(status, i, shape, op, operands, out, rounding, overflow):
     where = f"at index {codec._index(i, shape)}"
     modes = f"(rounding={rounding.value}, overflow={overflow.value})"
-    args = ", ".join(f"{_value_str(q, i)} ({q.fmt.name})" for q in operands)
+    args = ", ".join(f"{_value_str(q, i, shape)} ({q.fmt.name})" for q in operands)
     name = _OP_NAMES[op]
     if status == core.ERR_NAN:
         raise ValueError(f"{name}({args}) {where} is NaN, which format {out.name} cannot hold "
@@ -215,11 +215,9 @@ def _fail(status, i, shape, op, operands, out, rounding, overflow):
                         f"{out.max}) {modes}; choose overflow='saturate' to clamp instead")
 
 
-def _value_str(q, i):
-    flat = q.bits.reshape(-1)
-    if flat.size == 1:
-        i = 0
-    code = int(flat[i])
+def _value_str(q, i, shape):
+    """The value of operand ``q`` at flat index ``i`` of the broadcast ``shape``."""
+    code = int(np.broadcast_to(q.bits, shape).reshape(-1)[i])
     value = codec._exact_of_code(code, q.fmt)
     return str(value)
 

@@ -154,3 +154,11 @@ def test_engines_and_table_agree_on_a_sample():
         assert (python.bits == table.bits).all()
         wide_b = fxsim.cast(b, "float16")  # float16 x e5m2 pairs: too wide for a table
         assert (op(a, wide_b, out=fmt, rounding="nearest_away").bits == table.bits).all()
+
+
+def test_error_names_the_values_of_broadcast_operands():
+    a = fxsim.asarray(np.array([[1.0], [448.0]]), "float8_e4m3fn")
+    b = fxsim.asarray(np.array([[0.5, 2.0]]), "float8_e4m3fn")
+    with pytest.raises(OverflowError,
+                       match=r"mul\(448 \(float8_e4m3fn\), 2 \(float8_e4m3fn\)\) at index \(1, 1\)"):
+        fxsim.multiply(a, b, overflow="raise")

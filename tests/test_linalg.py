@@ -1,0 +1,301 @@
+"""fxsim.matmul / fxsim.conv2d against independent oracles: numpy integer
+matmul, a numpy float32 loop in the stated order, Python ints, and
+reference/linalg.py (Fractions, one reference.encode per step)."""
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fxsim
+import reference as ref
+from fxsim import linalg
+from oracle import ref_format
+
+DETERMINISTIC = [m.value for m in fxsim.Rounding if not m.is_stochastic]
+
+
+# ---------------------------------------------------------------- integers
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 7, 3), (33, 100, 17), (4, 1000, 6)])
+def test_int8_exact_equals_numpy_int64(m, k, n):
+    rng = np.random.default_rng(k)
+    a = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+    a[0, 0] = b[0, 0] = -128
+    got = fxsim.matmul(a, b)
+    assert got.fmt == fxsim.FixedFormat(16 + max(k - 1, 0).bit_length(), 0)
+    np.testing.assert_array_equal(got.to_float(), a.astype(np.int64) @ b.astype(np.int64))
+
+
+@pytest.mark.parametrize("wa,wb,k", [(24, 24, 300), (31, 20, 50), (40, 40, 9), (63, 5, 4)])
+def test_wide_exact_equals_python_ints(wa, wb, k):
+    """The float64-chunk, int64 and Python-int paths of the exact GEMM."""
+    rng = np.random.default_rng(wa + wb + k)
+    fa, fb = fxsim.FixedFormat(wa, 3), fxsim.FixedFormat(wb, 0, signed=False)
+    ia = [[int(v) for v in rng.integers(-(1 << (wa - 1)), 1 << (wa - 1), k)] for _ in range(3)]
+    ib = [[int(v) for v in rng.integers(0, 1 << min(wb, 62), 4)] for _ in range(k)]
+    ia[0][0] = -(1 << (wa - 1))
+    qa = fxsim.from_bits(np.array([[v & ((1 << wa) - 1) for v in row] for row in ia], np.uint64), fa)
+    qb = fxsim.from_bits(np.array(ib, np.uint64), fb)
+    got = fxsim.matmul(qa, qb)
+    exact = [[sum(ia[i][t] * ib[t][j] for t in range(k)) for j in range(4)] for i in range(3)]
+    values = got.to_exact()
+    for i in range(3):
+        for j in range(4):
+            assert values[i, j] * 8 == exact[i][j]
+
+
+def _ints(q):
+    return np.asarray(np.vectorize(lambda v: int(v * (1 << q.fmt.frac)))(q.to_exact()), object)
+
+
+def test_wrapping_accumulator_is_the_exact_sum_modulo():
+    rng = np.random.default_rng(3)
+    a = rng.integers(-128, 128, (9, 200)).astype(np.int8)
+    b = rng.integers(-128, 128, (200, 7)).astype(np.int8)
+    exact = a.astype(np.int64) @ b.astype(np.int64)
+    expected = ((exact + 2**15) % 2**16) - 2**15
+    for order in ("sequential", "pairwise", 8):
+        got = fxsim.matmul(a, b, acc="s16.0", overflow="wrap", order=order)
+        np.testing.assert_array_equal(got.to_float(), expected)
+
+
+def _reference(a, b, c=None, **kw):
+    """reference.matmul on the codes; the exception class if it raises."""
+    for key in ("mul", "acc", "out"):
+        if kw.get(key) is not None:
+            kw[key] = ref_format(fxsim.format(kw[key]))
+    cc = None if c is None else c.bits.astype(object).tolist()
+    fc = None if c is None else ref_format(c.fmt)
+    try:
+        return ref.matmul(a.bits.astype(object).tolist(), ref_format(a.fmt),
+                          b.bits.astype(object).tolist(), ref_format(b.fmt), c=cc, fc=fc, **kw)
+    except (ValueError, OverflowError) as err:
+        return type(err)
+
+
+def _fxsim(a, b, c=None, **kw):
+    try:
+        return fxsim.matmul(a, b, c, **kw).bits.astype(object).tolist()
+    except (ValueError, OverflowError) as err:
+        return type(err)
+
+
+@pytest.mark.parametrize("order", ["sequential", 1, 3, 64])
+@pytest.mark.parametrize("acc", ["s16.0", "s12.0", "u10.2"])
+def test_saturating_accumulator_equals_reference(order, acc):
+    """Saturation after every addition (the integer kernel), vs reference."""
+    rng = np.random.default_rng(4)
+    a = fxsim.asarray(rng.integers(-128, 128, (4, 40)).astype(np.int8))
+    b = fxsim.asarray(rng.integers(-128, 128, (40, 3)).astype(np.int8))
+    c = fxsim.asarray(rng.integers(-300, 300, (4, 3)), "s12.0", overflow="saturate")
+    for cc in (None, c):
+        kw = dict(acc=fxsim.format(acc), order=order, overflow="saturate")
+        assert _fxsim(a, b, cc, **kw) == _reference(a, b, cc, **kw)
+
+
+def test_fixed_kernel_equals_stepwise_engine(monkeypatch):
+    rng = np.random.default_rng(5)
+    a = fxsim.asarray(rng.integers(-128, 128, (6, 50)).astype(np.int8))
+    b = fxsim.asarray(rng.integers(-128, 128, (50, 5)).astype(np.int8))
+    cases = [dict(acc="s16.0", overflow=o, order=order)
+             for o in ("saturate", "wrap") for order in ("sequential", 4, "pairwise")]
+    fast = [_fxsim(a, b, **kw) for kw in cases]
+    monkeypatch.setattr(linalg, "_fixed_kernel_ok", lambda *args: False)
+    assert fast == [_fxsim(a, b, **kw) for kw in cases]
+
+
+def test_raising_accumulator_names_the_output():
+    a = fxsim.asarray(np.array([[100, 100, 0], [1, 1, 1]], np.int8))
+    b = fxsim.asarray(np.array([[1], [1], [1]], np.int8))
+    with pytest.raises(OverflowError, match=r"s8\.0.*at output \(0, 0\)"):
+        fxsim.matmul(a, b, acc="s8.0", overflow="raise")
+
+
+# ---------------------------------------------------------------- floats
+def _numpy_float32_loop(x, y, c=None):
+    """s = c (or the first product), then s = float32(s + x[i,k] * y[k,j])."""
+    m, k = x.shape
+    s = c.copy() if c is not None else (x[:, :1] * y[:1, :]).astype(np.float32)
+    for t in range(0 if c is not None else 1, k):
+        s = (s + x[:, t:t + 1] * y[t:t + 1, :]).astype(np.float32)
+    return s
+
+
+@pytest.mark.parametrize("fmt", ["float8_e4m3fn", "float8_e5m2", "float16"])
+def test_float32_accumulation_equals_numpy_loop(fmt):
+    rng = np.random.default_rng(6)
+    x = fxsim.asarray(rng.standard_normal((17, 300)) * 8, fmt, overflow="saturate")
+    y = fxsim.asarray(rng.standard_normal((300, 9)) * 8, fmt, overflow="saturate")
+    xf, yf = x.to_float().astype(np.float32), y.to_float().astype(np.float32)
+    got = fxsim.matmul(x, y, acc="float32")
+    assert got.fmt == fxsim.formats.float32
+    np.testing.assert_array_equal(got.to_float(), _numpy_float32_loop(xf, yf))
+    c = (rng.standard_normal((17, 9)) * 100).astype(np.float32)
+    got = fxsim.matmul(x, y, c, acc="float32")
+    np.testing.assert_array_equal(got.to_float(), _numpy_float32_loop(xf, yf, c))
+
+
+def test_hardware_engine_equals_stepwise_engine(monkeypatch):
+    """Specials, signed zeros, overflow to inf: the machine's float32
+    additions against the rounding core, step by step."""
+    rng = np.random.default_rng(7)
+    e5m2 = fxsim.formats.float8_e5m2
+    bits_a = rng.integers(0, 256, (6, 24)).astype(np.uint8)
+    bits_b = rng.integers(0, 256, (24, 5)).astype(np.uint8)
+    bits_a[0] = 0x80  # -0 row: its products are signed zeros
+    a, b = fxsim.from_bits(bits_a, e5m2), fxsim.from_bits(bits_b, e5m2)
+    c = fxsim.asarray(np.array([0.0, -0.0, 1e38, -np.inf, 3.0]), "float32")
+    cases = [(None, "float32"), (c, "float32"), (None, "float64")]
+    fast = [_fxsim(a, b, cc, acc=acc) for cc, acc in cases]
+    monkeypatch.setattr(linalg, "_hardware_ok", lambda *args: False)
+    assert fast == [_fxsim(a, b, cc, acc=acc) for cc, acc in cases]
+
+
+E8M13 = fxsim.FloatFormat(8, 13)
+
+
+@pytest.mark.parametrize("order", ["sequential", "pairwise", 1, 2, 4, 100])
+@pytest.mark.parametrize("acc,rounding", [("bfloat16", "nearest_even"), (E8M13, "toward_zero"),
+                                          ("float16", "nearest_away"), ("float8_e4m3fn", "up")])
+def test_custom_accumulators_equal_reference(order, acc, rounding):
+    rng = np.random.default_rng(8)
+    x = fxsim.asarray(rng.standard_normal((3, 9)), "float8_e4m3fn")
+    y = fxsim.asarray(rng.standard_normal((9, 4)) * 4, "float8_e4m3fn")
+    c = fxsim.asarray(rng.standard_normal((3, 4)), "bfloat16")
+    acc = fxsim.format(acc)
+    for cc in (None, c):
+        kw = dict(acc=acc, order=order, rounding=rounding)
+        assert _fxsim(x, y, cc, **kw) == _reference(x, y, cc, **kw)
+        kw.update(mul="bfloat16", out="float8_e5m2")
+        assert _fxsim(x, y, cc, **kw) == _reference(x, y, cc, **kw)
+
+
+@st.composite
+def tiny_floats(draw):
+    """Random float formats of at most 12 bits: every kind of special."""
+    special = draw(st.sampled_from(["ieee", "fn", "fnuz", "finite"]))
+    exp, man = draw(st.integers(2, 5)), draw(st.integers(0, 6))
+    if special == "ieee" and man == 0:
+        man = 1
+    default = (1 << (exp - 1)) - (0 if special == "fnuz" else 1)
+    return fxsim.FloatFormat(exp, man, bias=default + draw(st.integers(-2, 2)),
+                             subnormals=draw(st.booleans()), special=special)
+
+
+small_floats = st.one_of(st.sampled_from(["float8_e4m3fn", "float8_e5m2", "float16", "bfloat16",
+                                          "float8_e4m3fnuz", "float6_e3m2fn"]).map(fxsim.format),
+                         tiny_floats())
+small_fixed = st.builds(fxsim.FixedFormat, word=st.integers(2, 12), frac=st.integers(-2, 8),
+                        signed=st.booleans())
+orders = st.one_of(st.sampled_from(["sequential", "pairwise"]), st.integers(1, 5))
+
+
+@st.composite
+def matrices(draw, fmt, m, k):
+    top = (1 << fmt.width) - 1
+    sign = 1 << (fmt.width - 1)
+    special = [0, 1, top, top - 1, sign, sign + 1, sign - 1]
+    codes = [[draw(st.one_of(st.integers(0, top), st.sampled_from(special))) for _ in range(k)]
+             for _ in range(m)]
+    dtype = fxsim.array.bits_dtype(fmt)
+    return fxsim.from_bits(np.array(codes, dtype).reshape(m, k), fmt)
+
+
+@settings(deadline=None)
+@given(data=st.data(), order=orders, rounding=st.sampled_from(DETERMINISTIC))
+def test_matmul_matches_reference(data, order, rounding):
+    fa = data.draw(st.one_of(small_floats, small_fixed), "fa")
+    fb = data.draw(st.one_of(small_floats, small_fixed), "fb")
+    acc = data.draw(st.one_of(st.none(), small_floats, small_fixed), "acc")
+    mul = data.draw(st.one_of(st.none(), small_floats), "mul") if acc is not None else None
+    out = data.draw(st.one_of(st.none(), small_floats, small_fixed), "out")
+    if acc is None and out is None:
+        out = data.draw(small_floats, "out")
+    used = [f for f in (acc, mul, out) if f is not None]
+    common = set.intersection(*(set(f.overflows) for f in used))
+    overflow = data.draw(st.one_of(st.none(), st.sampled_from(sorted(o.value for o in common))))
+    m, k, n = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 6)),
+               data.draw(st.integers(1, 3)))
+    a = data.draw(matrices(fa, m, k), "a")
+    b = data.draw(matrices(fb, k, n), "b")
+    c = data.draw(st.one_of(st.none(), matrices(acc or fa, m, n)), "c")
+    kw = dict(mul=mul, acc=acc, out=out, order=order, rounding=rounding, overflow=overflow)
+    assert _fxsim(a, b, c, **kw) == _reference(a, b, c, **kw)
+
+
+def test_exact_fixed_with_c_and_out():
+    rng = np.random.default_rng(9)
+    a = fxsim.asarray(rng.standard_normal((3, 5)), "s8.4")
+    b = fxsim.asarray(rng.standard_normal((5, 2)), "u6.5")
+    c = fxsim.asarray(rng.standard_normal((3, 2)), "s10.7")
+    got = fxsim.matmul(a, b, c)
+    ea, eb, ec = a.to_exact(), b.to_exact(), c.to_exact()
+    for i in range(3):
+        for j in range(2):
+            assert got.to_exact()[i, j] == ec[i, j] + sum(ea[i, t] * eb[t, j] for t in range(5))
+    for mode in ("nearest_even", "down", "odd"):
+        kw = dict(out=fxsim.format("float8_e4m3fn"), rounding=mode)
+        assert _fxsim(a, b, c, **kw) == _reference(a, b, c, **kw)
+
+
+# ---------------------------------------------------------------- shapes, conv
+def test_numpy_matmul_shapes():
+    rng = np.random.default_rng(10)
+    a = rng.integers(-5, 5, (2, 3, 4, 6)).astype(np.int16)
+    b = rng.integers(-5, 5, (3, 6, 2)).astype(np.int16)
+    v = rng.integers(-5, 5, 6).astype(np.int16)
+    for x, y in ((a, b), (v, b), (a, v), (v, v)):
+        got = fxsim.matmul(x, y, acc="s12.0", overflow="saturate")
+        np.testing.assert_array_equal(got.to_float(), np.matmul(x.astype(np.int64), y.astype(np.int64)))
+
+
+@pytest.mark.parametrize("stride,padding,dilation,groups", [(1, 1, 1, 1), (2, 0, 1, 2), (1, 2, 2, 1)])
+def test_conv2d_equals_reference(stride, padding, dilation, groups):
+    rng = np.random.default_rng(11)
+    x = fxsim.asarray(rng.standard_normal((1, 4, 5, 5)), "float8_e4m3fn")
+    w = fxsim.asarray(rng.standard_normal((2, 4 // groups, 3, 2)), "float8_e4m3fn")
+    for kw in (dict(acc=fxsim.format("bfloat16"), order="sequential"),
+               dict(acc=fxsim.format("float16"), order="pairwise", rounding="toward_zero"),
+               dict(acc=fxsim.format("float32"), order=4)):
+        got = fxsim.conv2d(x, w, stride, padding, dilation, groups, **kw)
+        rkw = dict(kw, acc=ref_format(kw["acc"]))
+        expected = ref.conv2d(x.bits.astype(object).tolist(), ref_format(x.fmt),
+                              w.bits.astype(object).tolist(), ref_format(w.fmt), stride=stride,
+                              padding=padding, dilation=dilation, groups=groups, **rkw)
+        assert got.bits.astype(object).tolist() == expected
+
+
+def test_same_results_on_one_and_two_threads():
+    rng = np.random.default_rng(12)
+    a8 = rng.integers(-128, 128, (40, 64)).astype(np.int8)
+    b8 = rng.integers(-128, 128, (64, 33)).astype(np.int8)
+    x = fxsim.asarray(rng.standard_normal((40, 64)), "float8_e4m3fn")
+    y = fxsim.asarray(rng.standard_normal((64, 33)), "float8_e4m3fn")
+    before = numba.get_num_threads()
+    runs = []
+    try:
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            runs.append([fxsim.matmul(a8, b8, acc="s16.0", overflow="saturate").bits,
+                         fxsim.matmul(a8, b8).bits,
+                         fxsim.matmul(x, y, acc="float32").bits,
+                         fxsim.matmul(x, y, acc="bfloat16", order=4).bits])
+    finally:
+        numba.set_num_threads(before)
+    for r1, r2 in zip(*runs):
+        np.testing.assert_array_equal(r1, r2)
+
+
+def test_errors_name_the_problem():
+    a = fxsim.asarray(np.ones((2, 3)), "float16")
+    with pytest.raises(ValueError, match="order must be"):
+        fxsim.matmul(a, a.T, acc="float32", order="tree")
+    with pytest.raises(ValueError, match="stochastic rounding inside an accumulation"):
+        fxsim.matmul(a, a.T, acc="float32", rounding="stochastic")
+    with pytest.raises(ValueError, match="reduction lengths differ"):
+        fxsim.matmul(a, a, acc="float32")
+    with pytest.raises(ValueError, match="give acc="):
+        fxsim.matmul(a, a.T, mul="bfloat16")
+    nan = fxsim.asarray(np.array([[np.nan, 1.0]]), "float16")
+    with pytest.raises(ValueError, match="NaN"):
+        fxsim.matmul(nan, nan.T, acc="s16.8")
