@@ -314,6 +314,9 @@ def _stepwise(a, b, c, mul, acc, order, rounding, overflow, user_modes, name):
         s = start
         for k0 in range(0, k, order):
             k1 = min(k0 + order, k)
+            if s is None and k1 - k0 == 1:  # a lone first term is cast, as in sequential
+                s = cast(product(k0), "k=0")
+                continue
             parts = [_lift(ops._terms(s))] if s is not None else []
             if mul is None:
                 parts.append(_product_terms_stack(a, b, k0, k1))
@@ -329,11 +332,11 @@ def _stepwise(a, b, c, mul, acc, order, rounding, overflow, user_modes, name):
     return s
 
 
-def _fixed_kernel_ok(a, b, c, acc, order, overflow):
+def _fixed_kernel_ok(a, b, c, acc, order, rounding, overflow):
     """Can the integer kernel run it: fixed everything, every step exact
     before overflow handling (acc.frac >= product frac), fits in int64?"""
-    if acc.is_float or a.fmt.is_float or b.fmt.is_float:
-        return False
+    if acc.is_float or a.fmt.is_float or b.fmt.is_float or rounding == Rounding.JAM:
+        return False  # (jam changes exact values too: every step must see the core)
     if c is not None and c.fmt.is_float:
         return False
     pf = a.fmt.frac + b.fmt.frac
@@ -430,11 +433,11 @@ def _matmul2d(a, b, c, mul, acc, out, order, rounding, overflow, name):
     racc, oacc = _modes(acc, rounding, overflow, name)   # the accumulator's own modes
     if mul is None and _hardware_ok(a, b, acc, order, racc, oacc):
         s = _hardware_engine(a, b, c, acc, racc, oacc)
-    elif mul is None and _fixed_kernel_ok(a, b, c, acc, order, oacc):
+    elif mul is None and _fixed_kernel_ok(a, b, c, acc, order, racc, oacc):
         s = _fixed_engine(a, b, c, acc, order, racc, oacc, name)
     else:
         s = _stepwise(a, b, c, mul, acc, order, racc, oacc, (rounding, overflow), name)
-    if out is not None and out != acc:
+    if out is not None:  # a cast even when out == acc (jam changes exact values)
         try:
             s = ops.cast(s, out, rounding, overflow)
         except (ValueError, OverflowError) as err:
@@ -530,6 +533,9 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, *, mul=None, acc=Non
     if ho < 1 or wo < 1:
         raise ValueError(f"{name}: the {kh}x{kw} filter does not fit the padded {h}x{wd} image")
     og = o // groups
+    if (ph or pw) and codec.decode(np.zeros(1, np.uint8), x.fmt)[0] != 0:
+        raise ValueError(f"{name}: format {x.fmt.name} has no zero to pad with; give padding=0 "
+                         "or cast x into a format with a zero")
     padded = np.zeros((n, cin, h + 2 * ph, wd + 2 * pw), x.bits.dtype)  # code 0 is +0
     padded[:, :, ph:ph + h, pw:pw + wd] = x.bits
     parts = []
