@@ -92,9 +92,12 @@ def _range_of(fmt):
     return fmt.word, -fmt.frac, fmt.word - fmt.frac
 
 
-def _exact_product_format(fa, fb):
-    """The format every product of ``fa`` and ``fb`` values is exact in."""
-    if not fa.is_float and not fb.is_float:
+def _exact_product_format(fa, fb, signed_zero=True):
+    """The format every product of ``fa`` and ``fb`` values is exact in: a
+    float format (which keeps the sign of a zero product, -2 * 0 = -0) --
+    or, when ``signed_zero`` is False, for two fixed formats their exact
+    fixed product format."""
+    if not fa.is_float and not fb.is_float and not signed_zero:
         return ops._grown("mul", fa, fb)
     pa, la, ta = _range_of(fa)
     pb, lb, tb = _range_of(fb)
@@ -215,7 +218,10 @@ def _exact(a, b, c, out, rounding, overflow, name):
         if fmt.width > 63 and total.dtype != object:
             total = total.astype(object)
         exact = _from_ints(total, fmt)
-        return exact if out is None else ops.cast(exact, out, rounding, overflow)
+        if out is None:
+            return exact
+        rounded = ops.cast(exact, out, rounding, overflow)
+        return _signed_zeros(rounded, total, a, b, c, out, _modes(out, rounding, overflow, name)[0])
     if out is None:
         fmts = (a.fmt, b.fmt) + ((c.fmt,) if c is not None else ())
         out = ops.result_format(*fmts, op=name)
@@ -224,6 +230,36 @@ def _exact(a, b, c, out, rounding, overflow, name):
     if c is not None:
         terms = _stack_terms([_lift(ops._terms(c))] + [terms])
     return ops._round_sum(terms, (0,), out, rounding, overflow, name)
+
+
+def _signed_zeros(rounded, total, a, b, c, out, rounding):
+    """IEEE zero signs of exact fixed-point sums rounded into a float ``out``.
+
+    A fixed zero is +0, but the product of a negative value and zero is -0;
+    an exact zero sum is -0 when every term is -0 (or, under ``down``,
+    unless every term is +0).  Counted with 0/1 matrix products."""
+    zero = np.asarray(total == 0)
+    neg_zero_code = int(codec.encode(np.array([-0.0]), out)[0])
+    if not out.is_float or not zero.any() or neg_zero_code == int(codec.encode(np.zeros(1), out)[0]):
+        return rounded
+    x, y = _fixed_ints(a), _fixed_ints(b)
+    k = x.shape[-1]
+
+    def count(p, q):  # how many k have p[i, k] and q[k, j]
+        return exact_int_matmul(p.astype(np.int8), q.astype(np.int8))
+
+    negative_zeros = count(x == 0, y < 0) + count(x < 0, y == 0)
+    positive_zeros = count(x == 0, y >= 0) + count(x > 0, y == 0)
+    all_negative = (negative_zeros == k) & (k > 0) & (c is None)
+    all_positive = positive_zeros == k
+    if c is not None:
+        all_positive &= np.asarray(_fixed_ints(c) == 0)
+    minus = zero & (all_negative | ((rounding == Rounding.DOWN) & ~all_positive))
+    if not minus.any():
+        return rounded
+    bits = rounded.bits.copy()
+    bits[minus] = neg_zero_code
+    return QArray._wrap(bits, out)
 
 
 def _lift(t):
@@ -271,7 +307,7 @@ def _stepwise(a, b, c, mul, acc, order, rounding, overflow, user_modes, name):
     ``rounding``/``overflow``: the accumulator's; ``user_modes``: as given
     (for the products' rounding into ``mul``)."""
     k = a.shape[-1]
-    pfmt = mul if mul is not None else _exact_product_format(a.fmt, b.fmt)
+    pfmt = mul if mul is not None else _exact_product_format(a.fmt, b.fmt, acc.is_float)
     pmodes = user_modes if mul is not None else ("nearest_even", None)  # exact: no rounding
 
     def product(i):

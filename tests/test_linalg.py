@@ -305,3 +305,16 @@ def test_errors_name_the_problem():
     nan = fxsim.asarray(np.array([[np.nan, 1.0]]), "float16")
     with pytest.raises(ValueError, match="NaN"):
         fxsim.matmul(nan, nan.T, acc="s16.8")
+
+
+def test_signed_zero_of_fixed_products_in_float_results():
+    """-2 * 0 is -0 (IEEE), though a fixed zero is +0: a sum of -0 products
+    rounded into a float is -0, under down any exact zero is -0."""
+    a = fxsim.asarray(np.array([[-2, 0], [-2, 1]]), "s4.0")
+    b = fxsim.asarray(np.array([[0], [1]]), "u2.0")
+    z = fxsim.asarray(np.array([[0, -1], [-2, 0]]), "s4.0")
+    for kw in (dict(out="float16"), dict(out="float16", rounding="down"),
+               dict(acc="bfloat16"), dict(acc="bfloat16", order="pairwise"),
+               dict(acc="bfloat16", order=2, rounding="down")):
+        for x, y in ((a, b), (a[:, :1], b[:1]), (z, b)):
+            assert _fxsim(x, y, **kw) == _reference(x, y, **kw), (kw, x, y)
