@@ -20,6 +20,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from . import _binary_kernels as kernels
+from ._conv import geometry
 from ._jit import threads_for
 
 __all__ = ["PackedBits", "pack", "unpack", "matmul", "conv2d", "bitserial_matmul"]
@@ -170,15 +171,6 @@ def matmul(a, b) -> np.ndarray:
     return _batched(aw, bw, batch, False, k, -2, np.int32).reshape(shape)
 
 
-def _pair(v, name):
-    if np.ndim(v) == 0:
-        v = (int(v), int(v))
-    v = tuple(int(t) for t in v)
-    if len(v) != 2:
-        raise ValueError(f"binary.conv2d: {name} must be an int or a pair, got {v}")
-    return v
-
-
 def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, pad_value=-1) -> np.ndarray:
     """Exact 2-d convolution (cross-correlation, as in deep-learning
     frameworks) of +-1 images with +-1 filters by XOR-popcount.
@@ -196,23 +188,8 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, pad_value=-1) -> np.
         raise ValueError(f"binary.conv2d: pad_value must be -1, +1 or 0 (true zeros), got {pad_value!r}")
     xneg = _negative_bits(x, "binary.conv2d (x)")
     wneg = _negative_bits(w, "binary.conv2d (w)")
-    if xneg.ndim != 4 or wneg.ndim != 4:
-        raise ValueError(f"binary.conv2d: x must be (N, C, H, W) and w (O, C/groups, kh, kw), "
-                         f"got shapes {xneg.shape} and {wneg.shape}")
-    (sh, sw), (ph, pw), (dh, dw) = (_pair(stride, "stride"), _pair(padding, "padding"),
-                                    _pair(dilation, "dilation"))
-    if min(sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
-        raise ValueError("binary.conv2d: stride and dilation must be >= 1 and padding >= 0")
-    n, c, h, wd = xneg.shape
-    o, cg, kh, kw = wneg.shape
-    if groups < 1 or c % groups or o % groups or cg != c // groups:
-        raise ValueError(f"binary.conv2d: {c} input channels, {o} filters of {cg} channels "
-                         f"do not make {groups} groups")
-    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    wo = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    if ho < 1 or wo < 1:
-        raise ValueError(f"binary.conv2d: the {kh}x{kw} filter (dilation {dh},{dw}) does not fit "
-                         f"the {h}x{wd} image padded by {ph},{pw}")
+    n, c, h, wd, o, cg, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = geometry(
+        "binary.conv2d", xneg.shape, wneg.shape, stride, padding, dilation, groups)
     og = o // groups
     k = cg * kh * kw
     out = np.empty((n, o, ho, wo), np.int32)

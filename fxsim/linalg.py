@@ -50,6 +50,7 @@ from . import _linalg_kernels as kernels
 from . import codec
 from . import formats as _formats
 from . import ops
+from ._conv import geometry
 from ._jit import threads_for
 from .array import QArray, bits_dtype
 from .modes import Overflow, Rounding
@@ -551,23 +552,8 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, *, mul=None, acc=Non
     name = "conv2d"
     x = _as_qarray(x, w if isinstance(w, QArray) else None, name)
     w = _as_qarray(w, x, name)
-    if x.ndim != 4 or w.ndim != 4:
-        raise ValueError(f"{name}: x must be (N, C, H, W) and w (O, C/groups, kh, kw), got "
-                         f"shapes {x.shape} ({x.fmt.name}) and {w.shape} ({w.fmt.name})")
-    pair = lambda v, what: _pair(v, what, name)  # noqa: E731
-    (sh, sw), (ph, pw), (dh, dw) = pair(stride, "stride"), pair(padding, "padding"), \
-        pair(dilation, "dilation")
-    if min(sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
-        raise ValueError(f"{name}: stride and dilation must be >= 1 and padding >= 0")
-    n, cin, h, wd = x.shape
-    o, cg, kh, kw = w.shape
-    if groups < 1 or cin % groups or o % groups or cg != cin // groups:
-        raise ValueError(f"{name}: {cin} input channels and {o} filters of {cg} channels do not "
-                         f"make {groups} groups")
-    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    wo = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    if ho < 1 or wo < 1:
-        raise ValueError(f"{name}: the {kh}x{kw} filter does not fit the padded {h}x{wd} image")
+    n, cin, h, wd, o, cg, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = geometry(
+        name, x.shape, w.shape, stride, padding, dilation, groups)
     og = o // groups
     if (ph or pw) and codec.decode(np.zeros(1, np.uint8), x.fmt)[0] != 0:
         raise ValueError(f"{name}: format {x.fmt.name} has no zero to pad with; give padding=0 "
@@ -582,13 +568,6 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, *, mul=None, acc=Non
                    mul=mul, acc=acc, out=out, order=order, rounding=rounding, overflow=overflow)
         parts.append(r.bits.reshape(n, ho, wo, og).transpose(0, 3, 1, 2))
     return QArray._wrap(np.ascontiguousarray(np.concatenate(parts, axis=1)), r.fmt)
-
-
-def _pair(v, what, name):
-    v = (int(v), int(v)) if np.ndim(v) == 0 else tuple(int(t) for t in v)
-    if len(v) != 2:
-        raise ValueError(f"{name}: {what} must be an int or a pair, got {v}")
-    return v
 
 
 def _im2col(padded, kh, kw, sh, sw, dh, dw, ho, wo):

@@ -302,6 +302,11 @@ def test_errors_name_the_problem():
         fxsim.matmul(a, a, acc="float32")
     with pytest.raises(ValueError, match="give acc="):
         fxsim.matmul(a, a.T, mul="bfloat16")
+    e8m0 = fxsim.asarray(np.ones((1, 1, 2, 2)), "float8_e8m0fnu")
+    with pytest.raises(ValueError, match="no zero to pad with"):
+        fxsim.conv2d(e8m0, e8m0, padding=1, acc="float32")
+    with pytest.raises(ValueError, match="do not make 2 groups"):
+        fxsim.conv2d(np.ones((1, 3, 4, 4), np.int8), np.ones((2, 1, 1, 1), np.int8), groups=2)
     nan = fxsim.asarray(np.array([[np.nan, 1.0]]), "float16")
     with pytest.raises(ValueError, match="NaN"):
         fxsim.matmul(nan, nan.T, acc="s16.8")
