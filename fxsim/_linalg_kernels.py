@@ -12,53 +12,50 @@ from . import _jit  # noqa: F401  (cache directory first)
 
 
 @njit(parallel=True, cache=True)
-def fixed_acc_gemm(a, b, s, shift, block, lo, hi, clamp, over):
+def fixed_acc_gemm(a, b, s, block, lo, hi, clamp, over):
     """Fixed-point accumulation, every step exact before overflow handling.
 
-    ``a`` (M, K) and ``b`` (K, N) hold integer values, ``s`` (M, N, int64)
-    the accumulator's integer values on entry (the start value) and on exit.
-    Products ``a*b << shift`` are exact.  Blocks of ``block`` consecutive
-    products (1: sequential) are summed exactly, then added to the
-    accumulator: ``s = clamp(s + block_sum)`` into ``[lo, hi]`` when
-    ``clamp``; otherwise a result outside marks ``over[i, j]`` (and is
-    kept, to raise afterwards).  (A fixed accumulator starting from zero is
-    the same as one starting from the first block: ``0 + x = x``.)"""
+    ``a`` (M, K) and ``b`` (K, N) hold integer values (``a`` already scaled
+    to the accumulator's grid), ``s`` (M, N) the accumulator's integer values
+    on entry (the start value) and on exit.  The arrays are int64, or
+    float32/float64 when linalg.py has proven every product and partial sum
+    an integer below 2**24 / 2**53 (exact there, and faster: more lanes,
+    one-instruction min/max).  Blocks of ``block`` consecutive products
+    (1: sequential) are summed exactly, then added: ``s = clamp(s +
+    block_sum)`` into ``[lo, hi]`` when ``clamp``; otherwise a result outside
+    marks ``over[i, j]`` (and is kept, to raise afterwards).  (A fixed
+    accumulator starting from zero is the same as one starting from the
+    first block: ``0 + x = x``.)"""
     M, K = a.shape
     N = b.shape[1]
     for i in prange(M):
         acc = s[i].copy()
-        part = np.zeros(N, np.int64)
+        part = np.zeros_like(acc)
         for k0 in range(0, K, block):
             k1 = min(k0 + block, K)
             if block == 1:
-                aik = np.int64(a[i, k0])
+                aik = a[i, k0]
                 if clamp:
                     for j in range(N):
-                        acc[j] = min(max(acc[j] + ((aik * b[k0, j]) << shift), lo), hi)
+                        acc[j] = min(max(acc[j] + aik * b[k0, j], lo), hi)
                 else:
                     for j in range(N):
-                        v = acc[j] + ((aik * b[k0, j]) << shift)
+                        v = acc[j] + aik * b[k0, j]
                         if v < lo or v > hi:
                             over[i, j] = 1
                         acc[j] = v
                 continue
             part[:] = 0
             for k in range(k0, k1):
-                aik = np.int64(a[i, k])
+                aik = a[i, k]
                 for j in range(N):
-                    part[j] += (aik * b[k, j]) << shift
+                    part[j] += aik * b[k, j]
             for j in range(N):
                 v = acc[j] + part[j]
-                if v < lo:
-                    if clamp:
-                        v = lo
-                    else:
-                        over[i, j] = 1
-                elif v > hi:
-                    if clamp:
-                        v = hi
-                    else:
-                        over[i, j] = 1
+                if clamp:
+                    v = min(max(v, lo), hi)
+                elif v < lo or v > hi:
+                    over[i, j] = 1
                 acc[j] = v
         s[i] = acc
 

@@ -144,19 +144,21 @@ def _broadcast_q(q, shape):
 
 
 # ---------------------------------------------------------------- exact integers
-def exact_int_matmul(x, y):
+def exact_int_matmul(x, y, limits=None):
     """Exact ``x @ y`` of integer arrays (int64 or Python-int object arrays).
 
     Float BLAS is used only where it cannot round: when ``K * max|x| *
     max|y| <= 2**24`` (float32) every partial sum, in any order, is an
     integer of at most 24 bits; else in float64 over chunks of K whose
     partial sums stay below 2**53, the chunk results added in int64.
-    Beyond that, Python ints."""
+    Beyond that, Python ints.  ``limits``: known bounds of ``|x|``, ``|y|``
+    (skip scanning the data when they already prove float32 exact)."""
     k = x.shape[-1]
     if x.dtype != object and y.dtype != object and x.size and y.size:
-        xmax = max(abs(int(x.min())), abs(int(x.max())))
-        ymax = max(abs(int(y.min())), abs(int(y.max())))
-        bound = xmax * ymax
+        if limits is not None and limits[0] * limits[1] * k <= 2**24:
+            bound = limits[0] * limits[1]   # the formats' own bounds suffice: no scan
+        else:
+            bound = _max_abs(x) * _max_abs(y)
         if bound * k <= 2**24:
             return np.matmul(x.astype(np.float32), y.astype(np.float32)).astype(np.int32)
         if bound <= 2**53 and bound * k < 2**63:
@@ -173,6 +175,15 @@ def exact_int_matmul(x, y):
         return np.zeros(np.broadcast_shapes(x.shape[:-2], y.shape[:-2]) + (x.shape[-2], y.shape[-1]),
                         np.int64)
     return np.matmul(x.astype(object), y.astype(object))
+
+
+def _limit(fmt) -> int:
+    """The largest magnitude of a fixed format's integers."""
+    return 1 << (fmt.word - 1) if fmt.signed else (1 << fmt.word) - 1
+
+
+def _max_abs(v) -> int:
+    return max(abs(int(v.min())), abs(int(v.max()))) if v.size else 0
 
 
 def _fixed_ints(q):
@@ -206,7 +217,7 @@ def _exact(a, b, c, out, rounding, overflow, name):
     k = a.shape[-1]
     if not a.fmt.is_float and not b.fmt.is_float and (c is None or not c.fmt.is_float):
         prod = ops._grown("mul", a.fmt, b.fmt)
-        total = exact_int_matmul(_fixed_ints(a), _fixed_ints(b))
+        total = exact_int_matmul(_fixed_ints(a), _fixed_ints(b), (_limit(a.fmt), _limit(b.fmt)))
         fmt = _grow(prod, k)
         if c is not None:
             fmt2 = ops._grown("add", fmt, c.fmt)
@@ -413,11 +424,16 @@ def _fixed_engine(a, b, c, acc, order, rounding, overflow, name):
     block = 1 if order == "sequential" else order
     over = np.zeros((m, n), np.uint8)
     clamp = overflow == Overflow.SATURATE
-    dt = np.int32 if max(a.fmt.width, b.fmt.width) <= 32 else np.int64
-    x = np.require(x, dt, ["C", "W"])
+    # every value the loop holds is an integer of magnitude at most `reach`
+    bound = _max_abs(x) * _max_abs(y) << shift
+    reach = min(block, max(a.shape[-1], 1)) * bound + max(-lo, hi)
+    dt = np.float32 if reach <= 2**24 else (np.float64 if reach <= 2**53 else np.int64)
+    xs = np.require(x.astype(np.int64) << np.int64(shift), dt, ["C", "W"])
     y = np.require(y, dt, ["C", "W"])
+    s = np.require(s, dt, ["C", "W"])
     with threads_for(max(1, m * n * a.shape[-1] // (1 << 16))):
-        kernels.fixed_acc_gemm(x, y, s, shift, block, lo, hi, clamp, over)
+        kernels.fixed_acc_gemm(xs, y, s, block, dt(lo), dt(hi), clamp, over)
+    s = s.astype(np.int64)
     if over.any():
         i = int(np.flatnonzero(over)[0])
         where = tuple(int(t) for t in np.unravel_index(i, over.shape))
@@ -535,8 +551,8 @@ def matmul(a, b, c=None, mul=None, acc=None, out=None, order="sequential",
     results = [_matmul2d(a2[idx], b2[idx], None if c is None else c[idx], mul, acc, out, order,
                          rounding, overflow, name)
                for idx in np.ndindex(*batch)]
-    res = QArray._wrap(np.stack([r.bits for r in results]).reshape(batch + (m, n)),
-                       results[0].fmt)
+    bits = results[0].bits if not batch else np.stack([r.bits for r in results])
+    res = QArray._wrap(bits.reshape(batch + (m, n)), results[0].fmt)
     return res.reshape(shape)
 
 

@@ -323,3 +323,22 @@ def test_signed_zero_of_fixed_products_in_float_results():
                dict(acc="bfloat16", order=2, rounding="down")):
         for x, y in ((a, b), (a[:, :1], b[:1]), (z, b)):
             assert _fxsim(x, y, **kw) == _reference(x, y, **kw), (kw, x, y)
+
+
+@pytest.mark.parametrize("operand,acc,order", [
+    ("s16.0", "s24.0", "sequential"),   # float64 lanes: products up to 2**30
+    ("s16.0", "s24.0", 5),
+    ("s24.0", "s60.0", "sequential"),   # int64 lanes: partial sums beyond 2**53
+    ("s24.0", "s60.0", 7),
+    ("s6.2", "s20.9", 3)])              # the accumulator's finer grid: products shifted
+def test_integer_kernel_lanes_equal_reference(operand, acc, order):
+    """The integer kernel runs in float32, float64 or int64 lanes by the
+    proven size of its values; each against reference/linalg."""
+    rng = np.random.default_rng(13)
+    fmt = fxsim.format(operand)
+    lo, hi = -(1 << (fmt.word - 1)), (1 << (fmt.word - 1))
+    a = fxsim.from_bits(rng.integers(lo, hi, (3, 20)) & ((1 << fmt.word) - 1), fmt)
+    b = fxsim.from_bits(rng.integers(lo, hi, (20, 4)) & ((1 << fmt.word) - 1), fmt)
+    for overflow in ("saturate", "raise"):
+        kw = dict(acc=fxsim.format(acc), order=order, overflow=overflow)
+        assert _fxsim(a, b, **kw) == _reference(a, b, **kw)
