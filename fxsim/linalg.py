@@ -196,13 +196,14 @@ def _fixed_ints(q):
 
 
 def _from_ints(values, fmt):
-    """A QArray of integers that fit ``fmt`` (two's complement), in one pass
-    where the integer and code dtypes have the same size."""
+    """A QArray of integers that fit ``fmt`` (two's complement).  Consumes
+    ``values``: where the integer and code dtypes have the same size the
+    codes are made in place."""
     dt = bits_dtype(fmt)
     if values.dtype != object and dt != object:
         bits = values.astype(f"int{dt.itemsize * 8}", copy=False).view(dt)
         if fmt.width < dt.itemsize * 8:
-            bits = bits & dt.type((1 << fmt.width) - 1)
+            np.bitwise_and(bits, dt.type((1 << fmt.width) - 1), out=bits)
         return QArray._wrap(bits, fmt)
     return ops._fixed_from_values(values, fmt)
 
@@ -233,7 +234,8 @@ def _exact(a, b, c, out, rounding, overflow, name):
         if out is None:
             return exact
         rounded = ops.cast(exact, out, rounding, overflow)
-        return _signed_zeros(rounded, total, a, b, c, out, _modes(out, rounding, overflow, name)[0])
+        return _signed_zeros(rounded, exact.bits == 0, a, b, c, out,
+                             _modes(out, rounding, overflow, name)[0])
     if out is None:
         fmts = (a.fmt, b.fmt) + ((c.fmt,) if c is not None else ())
         out = ops.result_format(*fmts, op=name)
@@ -244,13 +246,13 @@ def _exact(a, b, c, out, rounding, overflow, name):
     return ops._round_sum(terms, (0,), out, rounding, overflow, name)
 
 
-def _signed_zeros(rounded, total, a, b, c, out, rounding):
+def _signed_zeros(rounded, zero, a, b, c, out, rounding):
     """IEEE zero signs of exact fixed-point sums rounded into a float ``out``.
 
     A fixed zero is +0, but the product of a negative value and zero is -0;
     an exact zero sum is -0 when every term is -0 (or, under ``down``,
-    unless every term is +0).  Counted with 0/1 matrix products."""
-    zero = np.asarray(total == 0)
+    unless every term is +0).  ``zero``: where the exact sum is 0.  Counted
+    with 0/1 matrix products."""
     neg_zero_code = int(codec.encode(np.array([-0.0]), out)[0])
     if not out.is_float or not zero.any() or neg_zero_code == int(codec.encode(np.zeros(1), out)[0]):
         return rounded
