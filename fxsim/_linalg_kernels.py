@@ -9,6 +9,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import _jit  # noqa: F401  (cache directory first)
+from . import _arith as arith_core
+from . import _round as core
 
 
 @njit(parallel=True, cache=True)
@@ -77,3 +79,35 @@ def hardware_seq_gemm(a, b, s, start):
             for j in range(N):
                 acc[j] = acc[j] + aik * b[k, j]
         s[i] = acc
+
+
+@njit(inline="always")
+def _split(code, spec):
+    return core.split_code(np.uint64(code), spec)
+
+
+@njit(parallel=True, cache=True)
+def core_seq_gemm(a, a_spec, b, b_spec, s, acc_spec, start, mode, ovf, W, nbits, status):
+    """Sequential accumulation through the rounding core, any formats:
+    ``s[i, j] = round(s[i, j] + a[i, k] * b[k, j])`` for k = start, ...,
+    each step the exact fused multiply-add rounded once into ``acc_spec``
+    (the product is exact, so this is round(s + p_k)).  ``s`` holds acc
+    codes (the start values) on entry.  ``status[i]`` gets the first
+    nonzero core status of row i (the caller re-runs to name it)."""
+    M, K = a.shape
+    N = b.shape[1]
+    down = mode == core.DOWN
+    for i in prange(M):
+        for j in range(N):
+            code = s[i, j]
+            for k in range(start, K):
+                na, Ma, Ea, ca = _split(a[i, k], a_spec)
+                nb, Mb, Eb, cb = _split(b[k, j], b_spec)
+                nc, Mc, Ec, cc = _split(code, acc_spec)
+                neg, Mr, Er, sticky, cls = arith_core.exact_result(
+                    arith_core.FMA, na, Ma, Ea, ca, nb, Mb, Eb, cb, nc, Mc, Ec, cc, W, nbits, down)
+                code, st = core.round_code(neg, Mr, Er, sticky, cls, acc_spec, mode, ovf,
+                                           np.uint64(0), 1)
+                if st != 0 and status[i] == 0:
+                    status[i] = st
+            s[i, j] = code

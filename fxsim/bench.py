@@ -147,6 +147,40 @@ def _kernel_rows(fxsim, rng, apy) -> list[Row]:
                    lambda: fxsim.matmul(xa, xb, acc="float32"),
                    "APyFloatArray @, float32 acc ctx (128^3)", apy_matmul, n**3, m**3, 20.0))
 
+    n, m = 128, 64
+    b16 = fxsim.formats.bfloat16
+    if apy is not None:
+        ba = apy.APyFloatArray.from_float(xa.to_float()[:m, :m], exp_bits=4, man_bits=3)
+        bb = apy.APyFloatArray.from_float(xb.to_float()[:m, :m], exp_bits=4, man_bits=3)
+
+        def apy_bf16():
+            with apy.APyFloatAccumulatorContext(exp_bits=8, man_bits=7,
+                                                quantization=apy.QuantizationMode.RND_CONV):
+                return ba @ bb
+    else:
+        apy_bf16 = None
+    xa128, xb128 = xa[:n, :n], xb[:n, :n]
+    out.append(Row("e4m3fn matmul 128^3, sequential bfloat16 acc",
+                   lambda: fxsim.matmul(xa128, xb128, acc=b16),
+                   "APyFloatArray @, bfloat16 acc ctx (64^3)", apy_bf16, n**3, m**3, None))
+
+    m, k, n = 512, 2048, 512
+    pixels = rng.integers(0, 256, (m, k))
+    wsign = rng.standard_normal((k, n)).astype(np.float32)
+    packed = fxsim.binary.pack(wsign, axis=-2)
+    pf, wf = pixels.astype(np.float32), np.where(wsign < 0, -1, 1).astype(np.float32)
+    out.append(Row("bit-serial 8-bit x binary matmul 512x2048x512",
+                   lambda: fxsim.binary.bitserial_matmul(pixels, packed, 8, a_signed=False),
+                   "numpy float32 matmul, same values", lambda: pf @ wf, m * k * n, m * k * n, None))
+
+    xi = rng.integers(-128, 128, (8, 64, 28, 28)).astype(np.int8)
+    wi = rng.integers(-128, 128, (64, 64, 3, 3)).astype(np.int8)
+    xif, wif = xi.astype(np.float32), wi.astype(np.float32)
+    macs = 8 * 64 * 28 * 28 * 64 * 9
+    out.append(Row("int8 conv2d 8x64x28x28, 64 3x3, pad 1, exact",
+                   lambda: fxsim.conv2d(xi, wi, padding=1),
+                   "float32 im2col + numpy matmul", lambda: _im2col_conv(xif, wif), macs, macs, None))
+
     x = rng.standard_normal((8, 256, 28, 28)).astype(np.float32)
     w = rng.standard_normal((256, 256, 3, 3)).astype(np.float32)
     macs = 8 * 256 * 28 * 28 * 256 * 9

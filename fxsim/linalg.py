@@ -46,6 +46,7 @@ import numbers
 
 import numpy as np
 
+from . import _arith
 from . import _linalg_kernels as kernels
 from . import codec
 from . import formats as _formats
@@ -481,6 +482,39 @@ def _hardware_engine(a, b, c, acc, rounding, overflow):
     return QArray._wrap(codec.encode(s, acc, "nearest_even"), acc)
 
 
+def _core_ok(a, b, acc, rounding, overflow):
+    """Can the fused multiply-add kernel hold every step in 64-bit words?"""
+    fast, _ = ops._plan(_arith.FMA, (a.fmt, b.fmt, acc), acc, rounding, overflow, 1)
+    return fast and a.shape[-1] > 1
+
+
+def _core_engine(a, b, c, acc, rounding, overflow, name):
+    """Sequential accumulation in one kernel: each step an exact fma
+    rounded once into ``acc`` by the core -- the same roundings as the
+    stepwise engine, without a Python call per step."""
+    m, n = a.shape[-2], b.shape[-1]
+    try:
+        if c is not None:
+            start, k0 = ops.cast(_broadcast_q(c, (m, n)), acc, rounding, overflow), 0
+        else:  # round(p_0): the first product, rounded once
+            start, k0 = ops.multiply(a[:, :1], b[:1, :], out=acc, rounding=rounding,
+                                     overflow=overflow), 1
+    except (ValueError, OverflowError):
+        return _stepwise(a, b, c, None, acc, "sequential", rounding, overflow, None, name)
+    s = np.require(start.bits, np.uint64, ["C", "W"]).copy()
+    _, need = ops._plan(_arith.FMA, (a.fmt, b.fmt, acc), acc, rounding, overflow, 1)
+    status = np.zeros(m, np.uint8)
+    x = np.require(a.bits, np.uint64, ["C", "W"])
+    y = np.require(b.bits, np.uint64, ["C", "W"])
+    with threads_for(max(1, m * n * a.shape[-1] // (1 << 14))):
+        kernels.core_seq_gemm(x, a.fmt._specs[0], y, b.fmt._specs[0], s, acc._specs[0], k0,
+                              np.int64(rounding.code), np.int64(overflow.code),
+                              np.int64(_arith.WORD), np.int64(need), status)
+    if status.any():  # name the failing step: the stepwise engine raises with the details
+        return _stepwise(a, b, c, None, acc, "sequential", rounding, overflow, None, name)
+    return QArray._wrap(s, acc)
+
+
 def _matmul2d(a, b, c, mul, acc, out, order, rounding, overflow, name):
     """One 2-d product; ``rounding``/``overflow`` as the user gave them."""
     if acc is None:
@@ -490,6 +524,8 @@ def _matmul2d(a, b, c, mul, acc, out, order, rounding, overflow, name):
         s = _hardware_engine(a, b, c, acc, racc, oacc)
     elif mul is None and _fixed_kernel_ok(a, b, c, acc, order, racc, oacc):
         s = _fixed_engine(a, b, c, acc, order, racc, oacc, name)
+    elif mul is None and order == "sequential" and _core_ok(a, b, acc, racc, oacc):
+        s = _core_engine(a, b, c, acc, racc, oacc, name)
     else:
         s = _stepwise(a, b, c, mul, acc, order, racc, oacc, (rounding, overflow), name)
     if out is not None:  # a cast even when out == acc (jam changes exact values)

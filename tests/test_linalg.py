@@ -151,7 +151,38 @@ def test_hardware_engine_equals_stepwise_engine(monkeypatch):
     cases = [(None, "float32"), (c, "float32"), (None, "float64")]
     fast = [_fxsim(a, b, cc, acc=acc) for cc, acc in cases]
     monkeypatch.setattr(linalg, "_hardware_ok", lambda *args: False)
-    assert fast == [_fxsim(a, b, cc, acc=acc) for cc, acc in cases]
+    assert fast == [_fxsim(a, b, cc, acc=acc) for cc, acc in cases]      # the fma kernel
+    monkeypatch.setattr(linalg, "_core_ok", lambda *args: False)
+    assert fast == [_fxsim(a, b, cc, acc=acc) for cc, acc in cases]      # step by step
+
+
+@pytest.mark.parametrize("fa,fb,acc,rounding,overflow", [
+    ("float8_e4m3fn", "float8_e4m3fn", "bfloat16", "nearest_even", None),
+    ("float8_e5m2", "float16", "float16", "toward_zero", "saturate"),
+    ("bfloat16", "bfloat16", "float32", "up", None),
+    ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fn", "nearest_away", "saturate"),
+    ("s8.3", "float8_e4m3fn", "s12.4", "nearest_even", "saturate"),
+    ("s8.3", "s8.5", "s10.4", "jam", "saturate"),
+    ("float16", "float16", "s16.8", "down", "saturate")])
+def test_fma_kernel_equals_stepwise_engine(monkeypatch, fa, fb, acc, rounding, overflow):
+    """The one-kernel sequential accumulation (an exact fma rounded per
+    step) against the stepwise engine (ops.add of exact products)."""
+    rng = np.random.default_rng(14)
+    fa, fb = fxsim.format(fa), fxsim.format(fb)
+    a = fxsim.from_bits(rng.integers(0, 1 << fa.width, (5, 30)), fa) if fa.is_float else \
+        fxsim.asarray(rng.standard_normal((5, 30)) * 4, fa, overflow="saturate")
+    b = fxsim.from_bits(rng.integers(0, 1 << fb.width, (30, 4)), fb) if fb.is_float else \
+        fxsim.asarray(rng.standard_normal((30, 4)) * 4, fb, overflow="saturate")
+    acc_fmt = fxsim.format(acc)
+    if not (acc_fmt.is_float and acc_fmt.has_nan):  # keep NaN/inf out of an acc without NaN
+        a = fxsim.asarray(np.nan_to_num(a.to_float(), nan=1.0, posinf=2.0, neginf=-2.0), fa)
+        b = fxsim.asarray(np.nan_to_num(b.to_float(), nan=1.0, posinf=2.0, neginf=-2.0), fb)
+    c = fxsim.asarray(rng.standard_normal((5, 4)), acc, overflow="saturate")
+    kw = dict(acc=acc, rounding=rounding, overflow=overflow)
+    fast = [_fxsim(a, b, **kw), _fxsim(a, b, c, **kw), _fxsim(a[:, :1], b[:1], **kw)]
+    assert not any(isinstance(r, type) for r in fast)  # real results, not two errors
+    monkeypatch.setattr(linalg, "_core_ok", lambda *args: False)
+    assert fast == [_fxsim(a, b, **kw), _fxsim(a, b, c, **kw), _fxsim(a[:, :1], b[:1], **kw)]
 
 
 E8M13 = fxsim.FloatFormat(8, 13)
