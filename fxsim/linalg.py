@@ -36,9 +36,11 @@ number of threads.  Engines (all exact to the contract): exact integer GEMM
 2**24 / 2**53, int64 or Python ints otherwise) for fixed operands; a Numba
 kernel for fixed accumulators whose steps need no rounding; the machine's
 own IEEE binary32/binary64 addition for ``float32``/``float64``
-accumulators under nearest_even when every product is exact in them; and
-otherwise step by step through :mod:`fxsim.ops` (each step one call of the
-rounding core over all outputs), which is slower but general.
+accumulators under nearest_even when every product is exact in them; for
+sequential accumulation into any other format, one kernel that rounds an
+exact fused multiply-add per step through the core; and otherwise (pairwise,
+blocks, ``mul=``, formats too wide for 64-bit words) step by step through
+:mod:`fxsim.ops` (each step one call over all outputs), slower but general.
 """
 from __future__ import annotations
 
