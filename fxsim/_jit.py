@@ -23,8 +23,8 @@ def _configure_cache() -> None:
         return
     here = pathlib.Path(__file__).resolve().parent
     digest = hashlib.sha1()
-    for path in sorted(here.glob("*.py")):
-        digest.update(path.name.encode())
+    for path in sorted(here.rglob("*.py")):
+        digest.update(str(path.relative_to(here)).encode())
         digest.update(path.read_bytes())
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     numba.config.CACHE_DIR = os.path.join(base, "fxsim", "numba-" + digest.hexdigest()[:16])
