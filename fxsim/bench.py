@@ -102,6 +102,21 @@ def _im2col_conv(x, w):
     return (cols @ w.reshape(o, -1).T).reshape(n, h, wd, o).transpose(0, 3, 1, 2)
 
 
+def _apy_e4m3_matmul(apy, xa, xb, m, acc_man_bits):
+    """APyTypes' e4m3 matmul of the leading m x m blocks under an 8-bit
+    exponent accumulator context (nearest even), or None if not installed."""
+    if apy is None:
+        return None
+    aa, ab = (apy.APyFloatArray.from_float(x.to_float()[:m, :m], exp_bits=4, man_bits=3)
+              for x in (xa, xb))
+
+    def run():
+        with apy.APyFloatAccumulatorContext(exp_bits=8, man_bits=acc_man_bits,
+                                            quantization=apy.QuantizationMode.RND_CONV):
+            return aa @ ab
+    return run
+
+
 def _kernel_rows(fxsim, rng, apy) -> list[Row]:
     """GEMM and convolution kernels (issue 4's targets); elements are
     multiply-accumulates, so slices of slow baselines compare by rate."""
@@ -133,36 +148,16 @@ def _kernel_rows(fxsim, rng, apy) -> list[Row]:
     n, m = 512, 128
     e4m3 = fxsim.formats.float8_e4m3fn
     xa, xb = (fxsim.asarray(rng.standard_normal((n, n)), e4m3) for _ in range(2))
-    if apy is not None:
-        aa = apy.APyFloatArray.from_float(xa.to_float()[:m, :m], exp_bits=4, man_bits=3)
-        ab = apy.APyFloatArray.from_float(xb.to_float()[:m, :m], exp_bits=4, man_bits=3)
-
-        def apy_matmul():
-            with apy.APyFloatAccumulatorContext(exp_bits=8, man_bits=23,
-                                                quantization=apy.QuantizationMode.RND_CONV):
-                return aa @ ab
-    else:
-        apy_matmul = None
     out.append(Row("e4m3fn matmul 512^3, sequential float32 acc",
                    lambda: fxsim.matmul(xa, xb, acc="float32"),
-                   "APyFloatArray @, float32 acc ctx (128^3)", apy_matmul, n**3, m**3, 20.0))
-
+                   "APyFloatArray @, float32 acc ctx (128^3)", _apy_e4m3_matmul(apy, xa, xb, m, 23),
+                   n**3, m**3, 20.0))
     n, m = 128, 64
-    b16 = fxsim.formats.bfloat16
-    if apy is not None:
-        ba = apy.APyFloatArray.from_float(xa.to_float()[:m, :m], exp_bits=4, man_bits=3)
-        bb = apy.APyFloatArray.from_float(xb.to_float()[:m, :m], exp_bits=4, man_bits=3)
-
-        def apy_bf16():
-            with apy.APyFloatAccumulatorContext(exp_bits=8, man_bits=7,
-                                                quantization=apy.QuantizationMode.RND_CONV):
-                return ba @ bb
-    else:
-        apy_bf16 = None
     xa128, xb128 = xa[:n, :n], xb[:n, :n]
     out.append(Row("e4m3fn matmul 128^3, sequential bfloat16 acc",
-                   lambda: fxsim.matmul(xa128, xb128, acc=b16),
-                   "APyFloatArray @, bfloat16 acc ctx (64^3)", apy_bf16, n**3, m**3, None))
+                   lambda: fxsim.matmul(xa128, xb128, acc=fxsim.formats.bfloat16),
+                   "APyFloatArray @, bfloat16 acc ctx (64^3)", _apy_e4m3_matmul(apy, xa, xb, m, 7),
+                   n**3, m**3, None))
 
     m, k, n = 512, 2048, 512
     pixels = rng.integers(0, 256, (m, k))

@@ -103,6 +103,16 @@ def _per_channel(stat_keep, ax: _Axes):
     return np.reshape(stat_keep, ax.channel)
 
 
+def _bn_inputs(x, axis, gamma, beta, eps, name):
+    """Checked (x, axes, gamma, beta, eps) of a batch norm."""
+    x = _finite(x, name)
+    ax = _axes(x, axis, name)
+    eps = float(eps)
+    if not (math.isfinite(eps) and eps >= 0):
+        raise ValueError(f"{name}: eps must be finite and >= 0, got {eps!r}")
+    return x, ax, _param(gamma, ax, name, "gamma"), _param(beta, ax, name, "beta"), eps
+
+
 def _check_denominator(den, ax: _Axes, name, what):
     bad = ~(den > 0)
     if bad.any():
@@ -138,13 +148,7 @@ def shift_bn(x, gamma=1.0, beta=0.0, eps=1e-5, axis=None):
     float64 numpy.  Returns ``y`` (float64, ``x``'s shape).
     """
     name = "shift_bn"
-    x = _finite(x, name)
-    ax = _axes(x, axis, name)
-    g = _param(gamma, ax, name, "gamma")
-    b = _param(beta, ax, name, "beta")
-    eps = float(eps)
-    if not (math.isfinite(eps) and eps >= 0):
-        raise ValueError(f"{name}: eps must be finite and >= 0, got {eps!r}")
+    x, ax, g, b, eps = _bn_inputs(x, axis, gamma, beta, eps, name)
     c = x - np.mean(x, axis=ax.reduced, keepdims=True)
     var = np.mean(c * ap2(c), axis=ax.reduced, keepdims=True)
     _check_denominator(var + eps, ax, name, "var + eps")
@@ -237,14 +241,8 @@ def range_bn(x, gamma=1.0, beta=0.0, *, axis=None, variant="paper", eps=1e-5, nu
     name = "range_bn"
     if variant not in ("paper", "code"):
         raise ValueError(f"{name}: variant must be 'paper' or 'code', got {variant!r}")
-    x = _finite(x, name)
-    ax = _axes(x, axis, name)
-    g = _param(gamma, ax, name, "gamma")
-    b = _param(beta, ax, name, "beta")
-    eps = float(eps)
+    x, ax, g, b, eps = _bn_inputs(x, axis, gamma, beta, eps, name)
     momentum = float(momentum)
-    if not (math.isfinite(eps) and eps >= 0):
-        raise ValueError(f"{name}: eps must be finite and >= 0, got {eps!r}")
     run_m = np.zeros(ax.keep) if running_mean is None else \
         _param(running_mean, ax, name, "running_mean")
     run_s = np.zeros(ax.keep) if running_inv_scale is None else \
@@ -386,13 +384,7 @@ def graham_bn(x, fmt, gamma=1.0, beta=0.0, *, axis=None, eps=1e-5, rounding="nea
     """
     name = "graham_bn"
     fmt = _formats.format(fmt)
-    x = _finite(x, name)
-    ax = _axes(x, axis, name)
-    g = _param(gamma, ax, name, "gamma")
-    b = _param(beta, ax, name, "beta")
-    eps = float(eps)
-    if not (math.isfinite(eps) and eps >= 0):
-        raise ValueError(f"{name}: eps must be finite and >= 0, got {eps!r}")
+    x, ax, g, b, eps = _bn_inputs(x, axis, gamma, beta, eps, name)
     if (mean is None) != (var is None):
         raise ValueError(f"{name}: give both mean and var (inference) or neither (training)")
     training = mean is None
