@@ -1,0 +1,577 @@
+"""Test vectors in and out: bit patterns for hardware testbenches, and a diff.
+
+Text files hold one code (the unsigned integer a register holds) per line,
+in the row-major order of the flattened array:
+
+* :func:`write_memh` / :func:`read_memh`: Verilog ``$readmemh``, zero-padded
+  lower-case hex, ``ceil(width/4)`` digits;
+* :func:`write_memb` / :func:`read_memb`: ``$readmemb``, ``width`` binary digits;
+* :func:`write_coe` / :func:`read_coe`: Xilinx ``.coe`` (radix 2 or 16 written,
+  2, 10 or 16 read).
+
+Readers skip blank lines and ``//`` comments (``.coe``: lines starting with
+``;``), accept several whitespace-separated codes on a line and ``_`` inside
+a number (as Verilog does), and refuse ``@address`` lines.  Every code is
+checked against the format; an error names the file, the line number, the
+text and the format.  A file holds codes only, so the reader is told the
+format (and optionally a shape).
+
+:func:`write_npz` / :func:`read_npz` keep several arrays with their formats
+spelled out field by field in a JSON manifest (key ``"__manifest__"``, a uint8
+array, so ``numpy.load(allow_pickle=False)`` reads the file), plus the
+rounding, overflow, seeds and layer names that produced them.
+
+:func:`to_ints` / :func:`from_ints` give nested Python ints (for cocotb), and
+:func:`diff` compares a golden array of codes with a device's.
+"""
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import json
+import math
+import os
+import re
+from fractions import Fraction
+
+import numpy as np
+
+from . import formats as _formats
+from .array import QArray, bits_dtype
+from .codec import decode
+from .modes import Overflow, Rounding
+
+__all__ = ["DiffReport", "Mismatch", "diff", "from_ints", "read_coe", "read_memb", "read_memh",
+           "read_npz", "to_ints", "write_coe", "write_memb", "write_memh", "write_npz"]
+
+MANIFEST_KEY = "__manifest__"
+MANIFEST_SCHEMA = 1
+
+
+# ------------------------------------------------------------------ helpers
+def _codes(q_or_bits, fmt, what):
+    """(flat list of Python int codes, shape, format) of a QArray or of integer codes + fmt."""
+    if isinstance(q_or_bits, QArray):
+        if fmt is not None and _formats.format(fmt) != q_or_bits.fmt:
+            raise ValueError(f"{what}: the QArray is in format {q_or_bits.fmt.name}, "
+                             f"not the format {_formats.format(fmt).name} given")
+        q = q_or_bits
+    else:
+        if fmt is None:
+            raise ValueError(f"{what}: give fmt= for raw integer codes (or pass a QArray)")
+        q = QArray(q_or_bits, fmt)  # checks every code is in [0, 2**width)
+    return [int(c) for c in q.bits.reshape(-1).tolist()], q.bits.shape, q.fmt
+
+
+def _hex_digits(fmt) -> int:
+    return max(1, -(-fmt.width // 4))
+
+
+def _hex(code: int, fmt) -> str:
+    return f"{code:0{_hex_digits(fmt)}x}"
+
+
+def _bin(code: int, fmt) -> str:
+    return f"{code:0{fmt.width}b}"
+
+
+def _finish(codes, fmt, shape, source):
+    """A QArray of ``codes`` (already range-checked) with ``shape``."""
+    arr = np.empty(len(codes), dtype=bits_dtype(fmt))
+    if arr.dtype == object:
+        arr[:] = codes
+    elif codes:
+        arr[:] = np.array(codes, dtype=np.uint64)
+    if shape is not None:
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+        if math.prod(shape) != len(codes):
+            raise ValueError(f"{source}: holds {len(codes)} codes of format {fmt.name}, "
+                             f"which do not fill shape {shape}")
+        arr = arr.reshape(shape)
+    return QArray._wrap(arr, fmt)
+
+
+def _parse_code(token: str, base: int, fmt, source: str, lineno: int, line: str) -> int:
+    digits = token.replace("_", "")
+    allowed = {2: "01", 10: "0123456789", 16: "0123456789abcdefABCDEF"}[base]
+    if not digits or any(ch not in allowed for ch in digits):
+        raise ValueError(f"{source}, line {lineno}: {line.strip()!r}: {token!r} is not a "
+                         f"base-{base} code (format {fmt.name})")
+    code = int(digits, base)
+    if code >= 1 << fmt.width:
+        raise ValueError(f"{source}, line {lineno}: {line.strip()!r}: code {token!r} is out of range "
+                         f"for format {fmt.name} (codes are below 2**{fmt.width})")
+    return code
+
+
+def _write_text(path, text: str) -> None:
+    with open(path, "w", encoding="ascii", newline="\n") as fh:
+        fh.write(text)
+
+
+def _read_lines(path):
+    with open(path, encoding="ascii", errors="strict") as fh:
+        return fh.read().splitlines()
+
+
+# ------------------------------------------------------------------ memh / memb
+def _write_mem(path, q_or_bits, fmt, base, what):
+    codes, _, fmt = _codes(q_or_bits, fmt, what)
+    spell = _hex if base == 16 else _bin
+    _write_text(path, "".join(spell(c, fmt) + "\n" for c in codes))
+
+
+def _read_mem(path, fmt, shape, base, what):
+    fmt = _formats.format(fmt)
+    source = f"{what}({os.fspath(path)!r})"
+    codes = []
+    for lineno, line in enumerate(_read_lines(path), start=1):
+        body = line.split("//", 1)[0]
+        for token in body.split():
+            if token.startswith("@"):
+                raise ValueError(f"{source}, line {lineno}: {line.strip()!r}: @address lines are "
+                                 f"not supported (format {fmt.name}); write the codes in order")
+            codes.append(_parse_code(token, base, fmt, source, lineno, line))
+    return _finish(codes, fmt, shape, source)
+
+
+def write_memh(path, q_or_bits, fmt=None) -> None:
+    """Write codes for Verilog ``$readmemh``: one per line, zero-padded hex
+    (``ceil(width/4)`` lower-case digits), row-major order.
+
+    ``q_or_bits`` is a QArray, or integer codes together with ``fmt``."""
+    _write_mem(path, q_or_bits, fmt, 16, "write_memh")
+
+
+def read_memh(path, fmt, shape=None) -> QArray:
+    """Read a ``$readmemh`` file of codes of ``fmt`` (1-D, or ``shape``)."""
+    return _read_mem(path, fmt, shape, 16, "read_memh")
+
+
+def write_memb(path, q_or_bits, fmt=None) -> None:
+    """Write codes for Verilog ``$readmemb``: one per line, ``width`` binary digits."""
+    _write_mem(path, q_or_bits, fmt, 2, "write_memb")
+
+
+def read_memb(path, fmt, shape=None) -> QArray:
+    """Read a ``$readmemb`` file of codes of ``fmt`` (1-D, or ``shape``)."""
+    return _read_mem(path, fmt, shape, 2, "read_memb")
+
+
+# ------------------------------------------------------------------ coe
+_COE_KEY = re.compile(r"^\s*(memory_initialization_radix|memory_initialization_vector)\s*=(.*)$", re.I)
+
+
+def write_coe(path, q, radix=16, *, fmt=None) -> None:
+    """Write a Xilinx ``.coe`` file: ``memory_initialization_radix=R;``, then
+    ``memory_initialization_vector=`` and the codes (radix 2 or 16, zero-padded),
+    one per line, separated by commas, the last ending with ``;``."""
+    if radix not in (2, 16):
+        raise ValueError(f"write_coe: radix must be 2 or 16, got {radix!r}")
+    codes, _, fmt = _codes(q, fmt, "write_coe")
+    spell = _hex if radix == 16 else _bin
+    body = "\n" + ",\n".join(spell(c, fmt) for c in codes) if codes else ""
+    _write_text(path, f"memory_initialization_radix={radix};\nmemory_initialization_vector={body};\n")
+
+
+def read_coe(path, fmt, shape=None) -> QArray:
+    """Read a Xilinx ``.coe`` file of codes of ``fmt`` (radix 2, 10 or 16)."""
+    fmt = _formats.format(fmt)
+    source = f"read_coe({os.fspath(path)!r})"
+    radix = None
+    in_vector = done = False
+    text, starts = "", []  # the vector's text; (offset, lineno, line) where each line begins
+    last = (0, "")
+    for lineno, line in enumerate(_read_lines(path), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("//") or (stripped.startswith(";") and not in_vector):
+            continue
+        where = f"{source}, line {lineno}: {stripped!r}"
+        if done:
+            raise ValueError(f"{where}: text after the vector's closing ';' (format {fmt.name})")
+        rest = line
+        if not in_vector:
+            match = _COE_KEY.match(line)
+            if not match:
+                raise ValueError(f"{where}: expected memory_initialization_radix=R; or "
+                                 f"memory_initialization_vector= (format {fmt.name})")
+            key, rest = match.group(1).lower(), match.group(2)
+            if key == "memory_initialization_radix":
+                value = rest.strip()
+                if not value.endswith(";") or value[:-1].strip() not in ("2", "10", "16"):
+                    raise ValueError(f"{where}: the radix must be 2, 10 or 16, ending with ';' "
+                                     f"(format {fmt.name})")
+                radix = int(value[:-1])
+                continue
+            if radix is None:
+                raise ValueError(f"{where}: memory_initialization_radix must come before the "
+                                 f"vector (format {fmt.name})")
+            in_vector = True
+        if "@" in rest:
+            raise ValueError(f"{where}: @address lines are not supported (format {fmt.name})")
+        if ";" in rest:
+            rest, tail = rest.split(";", 1)
+            if tail.strip():
+                raise ValueError(f"{where}: text after the vector's closing ';' (format {fmt.name})")
+            done = True
+        starts.append((len(text), lineno, stripped))
+        text += rest + "\n"
+        last = (lineno, stripped)
+    if not in_vector:
+        raise ValueError(f"{source}: no memory_initialization_vector (format {fmt.name})")
+    if not done:
+        raise ValueError(f"{source}, line {last[0]}: {last[1]!r}: the vector does not end with ';' "
+                         f"(format {fmt.name})")
+    codes = []
+    if text.strip():
+        offsets = [s[0] for s in starts]
+        pos = 0
+        for field in text.split(","):
+            lead = len(field) - len(field.lstrip())
+            _, lineno, line = starts[max(0, bisect.bisect_right(offsets, pos + lead) - 1)]
+            token = field.strip()
+            if not token:
+                raise ValueError(f"{source}, line {lineno}: {line!r}: an empty code between commas "
+                                 f"(format {fmt.name})")
+            if len(token.split()) != 1:
+                raise ValueError(f"{source}, line {lineno}: {line!r}: codes must be separated by "
+                                 f"commas, got {token!r} (format {fmt.name})")
+            codes.append(_parse_code(token, radix, fmt, source, lineno, line))
+            pos += len(field) + 1
+    return _finish(codes, fmt, shape, source)
+
+
+# ------------------------------------------------------------------ npz + manifest
+def format_fields(fmt) -> dict:
+    """Every field of ``fmt``, as JSON-ready values (what the manifest stores)."""
+    fmt = _formats.format(fmt)
+    if fmt.is_float:
+        return {"kind": "float", "name": fmt.name, "width": fmt.width, "exp": fmt.exp, "man": fmt.man,
+                "bias": fmt.bias, "subnormals": fmt.subnormals, "special": fmt.special}
+    return {"kind": "fixed", "name": fmt.name, "width": fmt.width, "word": fmt.word, "frac": fmt.frac,
+            "signed": fmt.signed}
+
+
+def format_from_fields(fields: dict, where: str = "manifest"):
+    """The format spelled out by :func:`format_fields` (checked against its name and width)."""
+    try:
+        kind = fields["kind"]
+        if kind == "float":
+            fmt = _formats.FloatFormat(fields["exp"], fields["man"], bias=fields["bias"],
+                                       subnormals=fields["subnormals"], special=fields["special"])
+        elif kind == "fixed":
+            fmt = _formats.FixedFormat(fields["word"], fields["frac"], signed=fields["signed"])
+        else:
+            raise ValueError(f"unknown kind {kind!r}")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: cannot rebuild a format from {fields!r}: {exc}") from None
+    if fmt.is_float and (fmt.subnormals != fields["subnormals"] or fmt.bias != fields["bias"]):
+        raise ValueError(f"{where}: format fields {fields!r} are inconsistent")
+    if fields.get("name") != fmt.name or fields.get("width") != fmt.width:
+        raise ValueError(f"{where}: format fields {fields!r} describe {fmt.name} "
+                         f"({fmt.width} bits), not the name/width recorded")
+    return fmt
+
+
+def _mode_json(value, enum, what):
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {str(k): _mode_json(v, enum, what) for k, v in value.items()}
+    try:
+        return enum(str(value.value if isinstance(value, enum) else value)).value
+    except ValueError:
+        raise ValueError(f"write_npz: unknown {what} mode {value!r}; one of "
+                         f"{', '.join(m.value for m in enum)}") from None
+
+
+def _jsonable(value, what):
+    try:
+        return json.loads(json.dumps(value, default=lambda o: o.item() if isinstance(o, np.generic)
+                                     else o.tolist() if isinstance(o, np.ndarray) else _no(o)))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"write_npz: {what} must be JSON-serialisable: {exc}") from None
+
+
+def _no(o):
+    raise TypeError(f"{o!r} of type {type(o).__name__} is not JSON-serialisable")
+
+
+def write_npz(path, arrays, *, rounding=None, overflow=None, seeds=None, layers=None,
+              extra=None) -> None:
+    """Save QArrays (``{name: QArray}``) with a JSON manifest.
+
+    Each array is stored as its codes: uint8/16/32/64 by width; codes wider
+    than 64 bits as a fixed-width unicode array of zero-padded hex strings.
+    The manifest (key ``"__manifest__"``, UTF-8 JSON as a uint8 array) records
+    ``fxsim_version``, ``schema``, and per array its ``format`` (every field:
+    ``kind``, ``name``, ``width`` and ``word/frac/signed`` or
+    ``exp/man/bias/subnormals/special``), ``shape`` and ``dtype``; and the
+    ``rounding`` and ``overflow`` (a mode name, or a dict of them, e.g. per
+    layer), ``seeds``, ``layers`` and ``extra`` (JSON values) given.
+    """
+    from . import __version__
+    if not isinstance(arrays, dict):
+        raise ValueError("write_npz: arrays must be a dict {name: QArray}")
+    store, entries = {}, {}
+    for name, q in arrays.items():
+        if not isinstance(name, str) or not name or name == MANIFEST_KEY or "/" in name:
+            raise ValueError(f"write_npz: array name {name!r} is not allowed (a non-empty str "
+                             f"without '/', not {MANIFEST_KEY!r})")
+        if not isinstance(q, QArray):
+            raise ValueError(f"write_npz: array {name!r} is a {type(q).__name__}, not a QArray "
+                             "(use fxsim.from_bits(codes, fmt))")
+        fmt = q.fmt
+        if q.bits.dtype == object:
+            digits = _hex_digits(fmt)
+            data = np.array([f"{int(c):0{digits}x}" for c in q.bits.reshape(-1)],
+                            dtype=f"<U{digits}").reshape(q.shape)
+            dtype = "hex"
+        else:
+            data = np.array(q.bits, order="C", copy=True)
+            dtype = str(data.dtype)
+        store[name] = data
+        entries[name] = {"format": format_fields(fmt), "shape": list(q.shape), "dtype": dtype}
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "fxsim_version": __version__,
+        "arrays": entries,
+        "rounding": _mode_json(rounding, Rounding, "rounding"),
+        "overflow": _mode_json(overflow, Overflow, "overflow"),
+        "seeds": _jsonable(seeds, "seeds"),
+        "layers": None if layers is None else [str(x) for x in layers],
+        "extra": _jsonable(extra, "extra"),
+    }
+    store[MANIFEST_KEY] = np.frombuffer(json.dumps(manifest).encode("utf-8"),
+                                        dtype=np.uint8)
+    with open(path, "wb") as fh:
+        np.savez(fh, **store)
+
+
+def read_npz(path):
+    """Load a file of :func:`write_npz`: ``({name: QArray}, manifest)``.
+
+    Formats are rebuilt from the manifest's fields (and checked against the
+    recorded name and width); shapes, dtypes and every code are checked."""
+    source = f"read_npz({os.fspath(path)!r})"
+    with np.load(path, allow_pickle=False) as data:
+        if MANIFEST_KEY not in data.files:
+            raise ValueError(f"{source}: no {MANIFEST_KEY!r} entry; not written by fxsim.io.write_npz")
+        try:
+            manifest = json.loads(bytes(data[MANIFEST_KEY].astype(np.uint8)).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{source}: the manifest is not UTF-8 JSON: {exc}") from None
+        entries = manifest.get("arrays")
+        if not isinstance(entries, dict):
+            raise ValueError(f"{source}: the manifest has no 'arrays' table")
+        extra_keys = sorted(set(data.files) - set(entries) - {MANIFEST_KEY})
+        if extra_keys:
+            raise ValueError(f"{source}: arrays {extra_keys} are not in the manifest")
+        out = {}
+        for name, entry in entries.items():
+            where = f"{source}, array {name!r}"
+            if name not in data.files:
+                raise ValueError(f"{where}: listed in the manifest but missing from the file")
+            fmt = format_from_fields(entry.get("format", {}), where)
+            arr = data[name]
+            shape = tuple(entry.get("shape", ()))
+            if arr.shape != shape:
+                raise ValueError(f"{where}: shape {arr.shape} differs from the manifest's {shape} "
+                                 f"(format {fmt.name})")
+            want = "hex" if bits_dtype(fmt) == object else str(bits_dtype(fmt))
+            if entry.get("dtype") != want:
+                raise ValueError(f"{where}: dtype {entry.get('dtype')!r} in the manifest; format "
+                                 f"{fmt.name} is stored as {want}")
+            if want == "hex":
+                if arr.dtype.kind != "U":
+                    raise ValueError(f"{where}: expected hex strings for format {fmt.name}, "
+                                     f"got dtype {arr.dtype}")
+                flat = arr.reshape(-1)
+                codes = np.empty(flat.size, dtype=object)
+                for i, text in enumerate(flat.tolist()):
+                    if not text or not re.fullmatch(r"[0-9a-fA-F]+", text):
+                        raise ValueError(f"{where}: {text!r} at index "
+                                         f"{tuple(int(j) for j in np.unravel_index(i, shape))} is "
+                                         f"not a hex code (format {fmt.name})")
+                    codes[i] = int(text, 16)
+                arr = codes.reshape(shape)
+            elif str(arr.dtype) != want:
+                raise ValueError(f"{where}: dtype {arr.dtype} in the file; format {fmt.name} "
+                                 f"is stored as {want}")
+            try:
+                out[name] = QArray(arr, fmt)  # checks every code is in [0, 2**width)
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+    return out, manifest
+
+
+# ------------------------------------------------------------------ cocotb
+def to_ints(q, fmt=None) -> list:
+    """The codes as nested Python lists of ints (a 0-d array gives one int)."""
+    if isinstance(q, QArray):
+        if fmt is not None and _formats.format(fmt) != q.fmt:
+            raise ValueError(f"to_ints: the QArray is in format {q.fmt.name}, not {_formats.format(fmt).name}")
+    else:
+        if fmt is None:
+            raise ValueError("to_ints: give fmt= for raw integer codes (or pass a QArray)")
+        q = QArray(q, fmt)
+    out = q.bits.tolist()
+    return _intify(out)
+
+
+def _intify(x):
+    return [_intify(v) for v in x] if isinstance(x, list) else int(x)
+
+
+def from_ints(values, fmt) -> QArray:
+    """A QArray of the codes ``values`` (nested lists of ints) in ``fmt``; every code is checked."""
+    return QArray(values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object),
+                  _formats.format(fmt))
+
+
+# ------------------------------------------------------------------ diff
+@dataclasses.dataclass(frozen=True)
+class Mismatch:
+    """One differing element.
+
+    ``golden_value``/``dut_value`` are exact (``Fraction``, or float NaN/inf;
+    the sign of a zero is not kept); ``golden_float``/``dut_float`` the
+    float64 values (with the sign of zero).  ``bits`` lists the differing
+    bit positions (0 = least significant), ``fields`` the fields they fall
+    in: ``sign``/``exponent``/``mantissa`` for floats, ``sign``/``integer``/
+    ``fraction`` for fixed point.  ``ulps`` is ``key(dut) - key(golden)``
+    (see :func:`ulp_key`), None when either is NaN.
+    """
+
+    index: tuple
+    golden: str
+    dut: str
+    golden_code: int
+    dut_code: int
+    golden_value: object
+    dut_value: object
+    golden_float: float
+    dut_float: float
+    bits: tuple
+    fields: tuple
+    ulps: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffReport:
+    """What :func:`diff` found: ``mismatches`` of ``total`` elements differ;
+    ``first`` holds the first ``limit`` of them in flat (row-major) order."""
+
+    fmt: object
+    shape: tuple
+    total: int
+    mismatches: int
+    first: tuple
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0
+
+    def __str__(self) -> str:
+        head = f"diff in {self.fmt.name}, shape {self.shape}: {self.mismatches} of {self.total} differ"
+        if self.ok:
+            return head + " (ok)"
+        rows = [("index", "golden", "dut", "golden value", "dut value", "ulps", "fields", "bits")]
+        for m in self.first:
+            rows.append((str(m.index), m.golden, m.dut, _show(m.golden_value, m.golden_float),
+                         _show(m.dut_value, m.dut_float),
+                         "-" if m.ulps is None else f"{m.ulps:+d}", ",".join(m.fields),
+                         ",".join(map(str, m.bits))))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = [head] + ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        if self.mismatches > len(self.first):
+            lines.append(f"... {self.mismatches - len(self.first)} more")
+        return "\n".join(lines)
+
+
+def _show(value, as_float) -> str:
+    if value == 0:
+        return repr(as_float) if as_float == 0 else "0"
+    if isinstance(value, Fraction):
+        text = str(value)
+        if value.denominator != 1 and len(text) <= 24:
+            return f"{text} ({float(value):.6g})"
+        return text if len(text) <= 24 else f"{float(value):.17g}"
+    return str(value)
+
+
+def ulp_key(code: int, fmt):
+    """A monotone integer position of ``code`` among the values of ``fmt``
+    (None for NaN).
+
+    Fixed point: the signed integer the code holds.  Floats: the magnitude
+    bits (sign-magnitude), negated for negative codes, so +0 and -0 share key
+    0 and neighbouring finite values differ by 1; an infinity is one step
+    beyond the largest finite value.  Without subnormals, every code with a
+    zero exponent field reads as zero and shares key 0; the normal codes are
+    renumbered to follow it.  E8M0 (unsigned): the code itself.
+    """
+    code = int(code)
+    if not fmt.is_float:
+        return code - (1 << fmt.width) if fmt.signed and code >> (fmt.width - 1) else code
+    value = _exact(code, fmt)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if not fmt.signed:
+        return code
+    sign_bit = 1 << (fmt.width - 1)
+    mag = code & (sign_bit - 1)
+    if not fmt.subnormals:
+        mag = 0 if mag >> fmt.man == 0 else mag - ((1 << fmt.man) - 1)
+    return -mag if code & sign_bit else mag
+
+
+def _exact(code, fmt):
+    return decode(np.array([code], dtype=object if fmt.width > 64 else np.uint64), fmt, exact=True)[0]
+
+
+def _field_of(bit: int, fmt) -> str:
+    if fmt.signed and bit == fmt.width - 1:
+        return "sign"
+    if fmt.is_float:
+        return "mantissa" if bit < fmt.man else "exponent"
+    return "fraction" if bit < fmt.frac else "integer"
+
+
+def diff(golden, dut, fmt=None, *, limit=10) -> DiffReport:
+    """Compare two arrays of codes: QArrays, or integer codes with ``fmt``.
+
+    Shapes (and formats) must match.  Returns a :class:`DiffReport` with the
+    count of mismatches and the first ``limit`` of them (index, both codes in
+    padded hex, exact and float values, differing bit positions and fields,
+    distance in ULPs)."""
+    fmts = {q.fmt for q in (golden, dut) if isinstance(q, QArray)}
+    if fmt is not None:
+        fmts.add(_formats.format(fmt))
+    if not fmts:
+        raise ValueError("diff: give fmt= for raw integer codes (or pass QArrays)")
+    if len(fmts) > 1:
+        raise ValueError(f"diff: formats differ: {', '.join(sorted(f.name for f in fmts))}")
+    fmt = fmts.pop()
+    g = golden if isinstance(golden, QArray) else QArray(golden, fmt)
+    d = dut if isinstance(dut, QArray) else QArray(dut, fmt)
+    if g.shape != d.shape:
+        raise ValueError(f"diff: shapes differ: golden {g.shape}, dut {d.shape} (format {fmt.name})")
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
+        raise ValueError(f"diff: limit must be a non-negative integer, got {limit!r}")
+    gf, df = g.bits.reshape(-1), d.bits.reshape(-1)
+    where = np.flatnonzero(gf != df) if gf.dtype != object else \
+        np.array([i for i, (a, b) in enumerate(zip(gf.tolist(), df.tolist())) if a != b], dtype=np.int64)
+    first = []
+    for i in where[:limit].tolist():
+        a, b = int(gf[i]), int(df[i])
+        bits = tuple(k for k in range(fmt.width) if (a ^ b) >> k & 1)
+        fields = tuple(f for f in ("sign", "exponent", "mantissa", "integer", "fraction")
+                       if any(_field_of(k, fmt) == f for k in bits))
+        ka, kb = ulp_key(a, fmt), ulp_key(b, fmt)
+        va, vb = _exact(a, fmt), _exact(b, fmt)
+        fa, fb = (float(x) for x in decode(np.array([a, b], dtype=object if fmt.width > 64 else np.uint64), fmt))
+        index = tuple(int(j) for j in np.unravel_index(i, g.shape)) if g.shape else ()
+        first.append(Mismatch(index, _hex(a, fmt), _hex(b, fmt), a, b, va, vb, fa, fb, bits, fields,
+                              None if ka is None or kb is None else kb - ka))
+    return DiffReport(fmt, g.shape, int(g.bits.size), int(where.size), tuple(first))

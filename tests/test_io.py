@@ -1,0 +1,449 @@
+"""fxsim.io: test-vector files (memh, memb, coe, npz) and diff.
+
+Round trips are identities; file text is checked against hand-written
+literals and against Python's own int formatting; diff's values, fields and
+ULP distances against reference/ (decode) and a rank order built from it.
+"""
+import json
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import fxsim
+from fxsim import io
+from fxsim.array import bits_dtype
+import reference as ref
+from oracle import ref_format
+
+WIDE = "s100.60"
+EXTRA_FORMATS = [WIDE, "u3.1", "s12.-2", "e3m2_nosub", "e4m3b9fn"]
+ALL_FORMATS = list(fxsim.formats.PRESETS) + EXTRA_FORMATS
+
+
+def _codes(fmt, seed=0):
+    """Every code of formats up to 16 bits; 3000 random ones (and the ends) beyond."""
+    fmt = fxsim.format(fmt)
+    if fmt.width <= 16:
+        return np.arange(1 << fmt.width, dtype=np.uint64).astype(bits_dtype(fmt))
+    rng = np.random.default_rng(seed)
+    top = (1 << fmt.width) - 1
+    if fmt.width <= 64:
+        codes = rng.integers(0, top, size=3000, dtype=np.uint64, endpoint=True)
+        return np.concatenate([codes, np.uint64([0, top, top >> 1])]).astype(bits_dtype(fmt))
+    vals = [int.from_bytes(rng.bytes((fmt.width + 7) // 8), "little") & top for _ in range(3000)]
+    out = np.empty(len(vals) + 3, dtype=object)
+    out[:] = vals + [0, top, top >> 1]
+    return out
+
+
+def _q(codes, fmt):
+    return fxsim.from_bits(codes, fmt)
+
+
+def _same(q, codes, fmt):
+    fmt = fxsim.format(fmt)
+    assert q.fmt == fmt
+    assert q.bits.dtype == bits_dtype(fmt)
+    assert q.bits.shape == np.shape(codes)
+    assert [int(c) for c in q.bits.reshape(-1)] == [int(c) for c in np.reshape(codes, -1)]
+
+
+# ------------------------------------------------------------------ literal text
+def test_memh_memb_literal_text(tmp_path):
+    q = fxsim.from_bits([0x00, 0x7e, 0x80], "float8_e4m3fn")
+    io.write_memh(tmp_path / "a.memh", q)
+    assert (tmp_path / "a.memh").read_bytes() == b"00\n7e\n80\n"
+    io.write_memb(tmp_path / "a.memb", q)
+    assert (tmp_path / "a.memb").read_bytes() == b"00000000\n01111110\n10000000\n"
+    # 4-bit: one hex digit; 6-bit: two hex digits, six binary digits; raw codes + fmt
+    io.write_memh(tmp_path / "b.memh", np.uint8([0xf, 0x1]), "float4_e2m1fn")
+    assert (tmp_path / "b.memh").read_text() == "f\n1\n"
+    io.write_memb(tmp_path / "c.memb", [5, 63], "float6_e3m2fn")
+    assert (tmp_path / "c.memb").read_text() == "000101\n111111\n"
+    io.write_memh(tmp_path / "c.memh", [5, 63], "float6_e3m2fn")
+    assert (tmp_path / "c.memh").read_text() == "05\n3f\n"
+    # 100 bits: 25 hex digits; row-major order of a 2-D array
+    io.write_memh(tmp_path / "w.memh", fxsim.from_bits(np.array([[1, 2**99], [0, 2**100 - 1]], dtype=object), WIDE))
+    assert (tmp_path / "w.memh").read_text() == (
+        "0000000000000000000000001\n8000000000000000000000000\n"
+        "0000000000000000000000000\nfffffffffffffffffffffffff\n")
+
+
+def test_coe_literal_text(tmp_path):
+    q = fxsim.from_bits([0x00, 0x7e, 0x80], "float8_e4m3fn")
+    io.write_coe(tmp_path / "a.coe", q)
+    assert (tmp_path / "a.coe").read_text() == (
+        "memory_initialization_radix=16;\nmemory_initialization_vector=\n00,\n7e,\n80;\n")
+    io.write_coe(tmp_path / "b.coe", q, radix=2)
+    assert (tmp_path / "b.coe").read_text() == (
+        "memory_initialization_radix=2;\nmemory_initialization_vector=\n"
+        "00000000,\n01111110,\n10000000;\n")
+    with pytest.raises(ValueError, match="radix"):
+        io.write_coe(tmp_path / "c.coe", q, radix=10)
+
+
+# ------------------------------------------------------------------ round trips
+@pytest.mark.parametrize("name", ALL_FORMATS)
+def test_text_round_trips_every_format(tmp_path, name):
+    fmt = fxsim.format(name)
+    codes = _codes(fmt)
+    q = _q(codes, fmt)
+    digits = -(-fmt.width // 4)
+    hex_lines = [format(int(c), f"0{digits}x") for c in codes]
+    bin_lines = [format(int(c), f"0{fmt.width}b") for c in codes]
+
+    io.write_memh(tmp_path / "x.memh", q)
+    assert (tmp_path / "x.memh").read_text().splitlines() == hex_lines
+    _same(io.read_memh(tmp_path / "x.memh", fmt), codes, fmt)
+
+    io.write_memb(tmp_path / "x.memb", q.bits, fmt)
+    assert (tmp_path / "x.memb").read_text().splitlines() == bin_lines
+    _same(io.read_memb(tmp_path / "x.memb", name), codes, fmt)
+
+    for radix, lines in ((16, hex_lines), (2, bin_lines)):
+        io.write_coe(tmp_path / "x.coe", q, radix=radix)
+        text = (tmp_path / "x.coe").read_text()
+        assert text == (f"memory_initialization_radix={radix};\nmemory_initialization_vector=\n"
+                        + ",\n".join(lines) + ";\n")
+        _same(io.read_coe(tmp_path / "x.coe", fmt), codes, fmt)
+
+    # the shape comes back when given (row-major order)
+    shaped = codes[: (codes.size // 2) * 2].reshape(2, -1)
+    io.write_memh(tmp_path / "y.memh", _q(shaped, fmt))
+    _same(io.read_memh(tmp_path / "y.memh", fmt, shape=shaped.shape), shaped, fmt)
+
+
+def test_npz_round_trips_every_format(tmp_path):
+    arrays = {}
+    for i, name in enumerate(ALL_FORMATS):
+        codes = _codes(name, seed=i)
+        if i % 3 == 0:
+            codes = codes[: (codes.size // 3) * 3].reshape(3, -1)
+        arrays[name.replace(".", "_")] = _q(codes, name)
+    arrays["scalar"] = fxsim.from_bits(np.uint16(0x3c00), "float16")
+    arrays["empty"] = fxsim.from_bits(np.zeros((0, 4), np.uint8), "int8")
+    io.write_npz(tmp_path / "v.npz", arrays)
+    with np.load(tmp_path / "v.npz", allow_pickle=False) as raw:  # no pickles needed
+        assert raw[WIDE.replace(".", "_")].dtype.kind == "U"
+        assert raw["float8_e4m3fn"].dtype == np.uint8 and raw["float32"].dtype == np.uint32
+        assert raw["int64"].dtype == np.uint64 and raw["float6_e3m2fn"].dtype == np.uint8
+    back, manifest = io.read_npz(tmp_path / "v.npz")
+    assert list(back) == list(arrays)
+    for key, q in arrays.items():
+        _same(back[key], q.bits, q.fmt)
+    assert manifest["arrays"]["s100_60"]["dtype"] == "hex"
+
+
+def test_empty_text_files(tmp_path):
+    empty = fxsim.from_bits(np.zeros(0, np.uint8), "float8_e5m2")
+    for write, read in ((io.write_memh, io.read_memh), (io.write_memb, io.read_memb),
+                        (io.write_coe, io.read_coe)):
+        write(tmp_path / "e", empty)
+        _same(read(tmp_path / "e", "float8_e5m2"), np.zeros(0, np.uint8), "float8_e5m2")
+
+
+# ------------------------------------------------------------------ manifest
+def test_npz_manifest_contents(tmp_path):
+    odd = fxsim.FloatFormat(4, 3, bias=9, subnormals=False, special="fn")
+    arrays = {"w": fxsim.from_bits([[1, 2], [3, 0x7e]], odd),
+              "x": fxsim.from_bits([0, 255], "u8.3"),
+              "big": fxsim.from_bits(np.array([2**100 - 1], dtype=object), WIDE)}
+    io.write_npz(tmp_path / "m.npz", arrays, rounding="stochastic",
+                 overflow={"conv1": "saturate", "fc": fxsim.Overflow.WRAP},
+                 seeds={"weights": 1234, "sr": [7, 8]}, layers=("conv1", "fc"),
+                 extra={"note": "golden", "k": np.int64(3)})
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as raw:
+        assert raw["__manifest__"].dtype == np.uint8
+        manifest = json.loads(raw["__manifest__"].tobytes().decode("utf-8"))
+    assert manifest["fxsim_version"] == fxsim.__version__
+    assert manifest["rounding"] == "stochastic"
+    assert manifest["overflow"] == {"conv1": "saturate", "fc": "wrap"}
+    assert manifest["seeds"] == {"weights": 1234, "sr": [7, 8]}
+    assert manifest["layers"] == ["conv1", "fc"]
+    assert manifest["extra"] == {"note": "golden", "k": 3}
+    assert manifest["arrays"]["w"] == {
+        "format": {"kind": "float", "name": odd.name, "width": 8, "exp": 4, "man": 3, "bias": 9,
+                   "subnormals": False, "special": "fn"},
+        "shape": [2, 2], "dtype": "uint8"}
+    assert manifest["arrays"]["x"]["format"] == {"kind": "fixed", "name": "u8.3", "width": 8,
+                                                 "word": 8, "frac": 3, "signed": False}
+    assert manifest["arrays"]["big"]["format"]["word"] == 100
+    back, read_manifest = io.read_npz(tmp_path / "m.npz")
+    assert read_manifest == manifest
+    assert back["w"].fmt == odd and back["w"].fmt.bias == 9 and not back["w"].fmt.subnormals
+    assert back["x"].fmt == fxsim.FixedFormat(8, 3, signed=False)
+
+
+def _tampered(tmp_path, edit, data=None):
+    """An npz whose manifest (and data) were edited after writing."""
+    io.write_npz(tmp_path / "t.npz", {"a": fxsim.from_bits([1, 2, 3], "float6_e3m2fn")})
+    with np.load(tmp_path / "t.npz", allow_pickle=False) as raw:
+        store = {k: raw[k] for k in raw.files}
+    manifest = json.loads(store["__manifest__"].tobytes())
+    edit(manifest)
+    store["__manifest__"] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
+    if data is not None:
+        store["a"] = data
+    np.savez(tmp_path / "bad.npz", **store)
+    return tmp_path / "bad.npz"
+
+
+def test_npz_rebuilds_formats_from_fields_and_checks(tmp_path):
+    # fields win over the name: a name that disagrees with the fields is an error
+    def rename(m):
+        m["arrays"]["a"]["format"]["name"] = "float6_e2m3fn"
+    with pytest.raises(ValueError, match="'a'.*float6_e3m2fn"):
+        io.read_npz(_tampered(tmp_path, rename))
+
+    def rebias(m):
+        m["arrays"]["a"]["format"]["bias"] = 4
+        m["arrays"]["a"]["format"]["name"] = "e3m2b4_finite"
+    back, _ = io.read_npz(_tampered(tmp_path, rebias))
+    assert back["a"].fmt == fxsim.FloatFormat(3, 2, bias=4, special="finite")
+
+    # a code out of range for the 6-bit format, at index (2,)
+    with pytest.raises(ValueError, match=r"'a'.*64.*\(2,\).*float6_e3m2fn"):
+        io.read_npz(_tampered(tmp_path, lambda m: None, data=np.uint8([1, 2, 64])))
+    with pytest.raises(ValueError, match="shape"):
+        io.read_npz(_tampered(tmp_path, lambda m: None, data=np.uint8([1, 2])))
+    with pytest.raises(ValueError, match="dtype"):
+        io.read_npz(_tampered(tmp_path, lambda m: None, data=np.uint16([1, 2, 3])))
+
+    def drop(m):
+        del m["arrays"]["a"]["format"]["special"]
+    with pytest.raises(ValueError, match="cannot rebuild"):
+        io.read_npz(_tampered(tmp_path, drop))
+    np.savez(tmp_path / "plain.npz", a=np.uint8([1]))
+    with pytest.raises(ValueError, match="__manifest__"):
+        io.read_npz(tmp_path / "plain.npz")
+
+
+def test_npz_bad_arguments(tmp_path):
+    q = fxsim.from_bits([1], "int8")
+    with pytest.raises(ValueError, match="__manifest__"):
+        io.write_npz(tmp_path / "a.npz", {"__manifest__": q})
+    with pytest.raises(ValueError, match="QArray"):
+        io.write_npz(tmp_path / "a.npz", {"a": np.uint8([1])})
+    with pytest.raises(ValueError, match="rounding.*'nearest'"):
+        io.write_npz(tmp_path / "a.npz", {"a": q}, rounding="nearest")
+    with pytest.raises(ValueError, match="seeds"):
+        io.write_npz(tmp_path / "a.npz", {"a": q}, seeds=object())
+
+
+# ------------------------------------------------------------------ bad text files
+def _file(tmp_path, text, name="bad.txt"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_readers_accept_comments_and_blank_lines(tmp_path):
+    path = _file(tmp_path, "// header\n\n00 // zero\n  7E\n\n8_0\n")
+    _same(io.read_memh(path, "float8_e4m3fn"), np.uint8([0, 0x7e, 0x80]), "float8_e4m3fn")
+    path = _file(tmp_path, "// x\n0101\n\n1111 0000\n")
+    _same(io.read_memb(path, "float4_e2m1fn"), np.uint8([5, 15, 0]), "float4_e2m1fn")
+    path = _file(tmp_path, "; a comment\nmemory_initialization_radix = 10;\n"
+                 "memory_initialization_vector = 0, 126,\n 128 ;\n", "a.coe")
+    _same(io.read_coe(path, "float8_e4m3fn"), np.uint8([0, 126, 128]), "float8_e4m3fn")
+
+
+def test_memh_errors_name_line_and_text(tmp_path):
+    with pytest.raises(ValueError, match=r"line 3: '100'.*out of range.*float8_e4m3fn"):
+        io.read_memh(_file(tmp_path, "00\n// c\n100\n7f\n"), "float8_e4m3fn")
+    with pytest.raises(ValueError, match=r"line 2: '0g'.*float8_e5m2"):
+        io.read_memh(_file(tmp_path, "00\n0g\n"), "float8_e5m2")
+    with pytest.raises(ValueError, match=r"line 2: 'xx'"):
+        io.read_memh(_file(tmp_path, "00\nxx\n"), "int8")
+    with pytest.raises(ValueError, match=r"line 1: '@10'.*address"):
+        io.read_memh(_file(tmp_path, "@10\n00\n"), "int8")
+    with pytest.raises(ValueError, match=r"line 2: '10'.*out of range.*float4_e2m1fn"):
+        io.read_memh(_file(tmp_path, "f\n10\n"), "float4_e2m1fn")
+    with pytest.raises(ValueError, match=r"line 2: '0102'.*base-2"):
+        io.read_memb(_file(tmp_path, "0101\n0102\n"), "float4_e2m1fn")
+    with pytest.raises(ValueError, match=r"line 1: '10000'.*out of range"):
+        io.read_memb(_file(tmp_path, "10000\n"), "float4_e2m1fn")
+    with pytest.raises(ValueError, match=r"3 codes.*shape \(2, 2\)"):
+        io.read_memh(_file(tmp_path, "00\n01\n02\n"), "int8", shape=(2, 2))
+    # a 100-bit format refuses a 101-bit code
+    with pytest.raises(ValueError, match=r"line 1.*out of range.*s100.60"):
+        io.read_memh(_file(tmp_path, "1" + "0" * 25 + "\n"), WIDE)
+
+
+def test_coe_errors_name_line(tmp_path):
+    head = "memory_initialization_radix=16;\nmemory_initialization_vector=\n"
+    with pytest.raises(ValueError, match=r"line 4: '1ff,'.*out of range.*float8_e4m3fn"):
+        io.read_coe(_file(tmp_path, head + "00,\n1ff,\n80;\n"), "float8_e4m3fn")
+    with pytest.raises(ValueError, match=r"line 5: '80'.*';'"):
+        io.read_coe(_file(tmp_path, head + "00,\n7e,\n80\n"), "float8_e4m3fn")
+    with pytest.raises(ValueError, match=r"line 4: ',7e;'.*empty"):
+        io.read_coe(_file(tmp_path, head + "00,\n,7e;\n"), "float8_e4m3fn")
+    with pytest.raises(ValueError, match=r"line 4: '7e 80;'.*commas"):
+        io.read_coe(_file(tmp_path, head + "00,\n7e 80;\n"), "float8_e4m3fn")
+    with pytest.raises(ValueError, match=r"line 1.*radix must be 2, 10 or 16"):
+        io.read_coe(_file(tmp_path, "memory_initialization_radix=8;\n"), "int8")
+    with pytest.raises(ValueError, match=r"line 1.*radix must come before"):
+        io.read_coe(_file(tmp_path, "memory_initialization_vector=00;\n"), "int8")
+    with pytest.raises(ValueError, match=r"line 4: 'junk'.*after"):
+        io.read_coe(_file(tmp_path, head + "00;\njunk\n"), "int8")
+    with pytest.raises(ValueError, match=r"line 3: '0002,'.*base-2"):
+        io.read_coe(_file(tmp_path, "memory_initialization_radix=2;\nmemory_initialization_vector=\n"
+                          "0002,\n0001;\n"), "float4_e2m1fn")
+
+
+def test_writers_check_codes_and_formats(tmp_path):
+    with pytest.raises(ValueError, match=r"64.*\(1,\).*float6_e3m2fn"):
+        io.write_memh(tmp_path / "a", [1, 64], "float6_e3m2fn")
+    with pytest.raises(ValueError, match="fmt"):
+        io.write_memh(tmp_path / "a", [1, 2])
+    with pytest.raises(ValueError, match="float8_e5m2.*float8_e4m3fn"):
+        io.write_memb(tmp_path / "a", fxsim.from_bits([1], "float8_e5m2"), "float8_e4m3fn")
+
+
+# ------------------------------------------------------------------ ints (cocotb)
+@pytest.mark.parametrize("name", ["float8_e4m3fn", "bfloat16", "uint64", WIDE])
+def test_to_ints_from_ints(name):
+    codes = _codes(name)[:24].reshape(2, 3, 4)
+    q = _q(codes, name)
+    ints = io.to_ints(q)
+    assert isinstance(ints, list) and len(ints) == 2 and len(ints[0]) == 3
+    flat = [v for plane in ints for row in plane for v in row]
+    assert all(type(v) is int for v in flat)
+    assert flat == [int(c) for c in codes.reshape(-1)]
+    _same(io.from_ints(ints, name), codes, name)
+
+
+def test_from_ints_checks():
+    with pytest.raises(ValueError, match=r"256.*\(1, 0\).*s8.0"):
+        io.from_ints([[1, 2], [256, 0]], "int8")
+    with pytest.raises(ValueError, match=r"-1"):
+        io.from_ints([-1], "uint8")
+    assert io.to_ints(fxsim.from_bits(np.uint8(7), "int8")) == 7
+
+
+# ------------------------------------------------------------------ diff
+def _ref_value(code, fmt):
+    sign, mag = ref.decode(int(code), ref_format(fmt))
+    if mag == "nan":
+        return None
+    if mag == "inf":
+        return sign * math.inf
+    return sign * mag
+
+
+def _rank_oracle(fmt):
+    """Position of each code's value among the format's distinct values
+    (finite ones and infinities; +0 = -0; NaN -> None)."""
+    values = [_ref_value(c, fmt) for c in range(1 << fmt.width)]
+    order = sorted({v for v in values if v is not None})
+    rank = {v: i for i, v in enumerate(order)}
+    return [None if v is None else rank[v] for v in values]
+
+
+def _field_oracle(bit, fmt):
+    if fmt.signed and bit == fmt.width - 1:
+        return "sign"
+    if fmt.is_float:
+        return "exponent" if bit >= fmt.man else "mantissa"
+    return "fraction" if bit < fmt.frac else "integer"
+
+
+SMALL = [n for n in ALL_FORMATS if fxsim.format(n).width <= 8] + ["s8.3", "u6.-1", "s5.7"]
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_diff_every_single_bit_flip(name):
+    """Every code against itself with one bit flipped: index, bits, fields,
+    exact values and ULP distance against the reference decode and rank order."""
+    fmt = fxsim.format(name)
+    codes = np.arange(1 << fmt.width, dtype=np.uint64)
+    ranks = _rank_oracle(fmt)
+    for bit in range(fmt.width):
+        flipped = codes ^ np.uint64(1 << bit)
+        report = io.diff(codes, flipped, fmt, limit=codes.size)
+        assert not report.ok and report.mismatches == report.total == codes.size
+        assert [m.index for m in report.first] == [(i,) for i in range(codes.size)]
+        for m in report.first:
+            a, b = m.index[0], m.index[0] ^ (1 << bit)
+            assert (m.golden_code, m.dut_code) == (a, b)
+            assert m.golden == format(a, f"0{-(-fmt.width // 4)}x")
+            assert m.bits == (bit,) and m.fields == (_field_oracle(bit, fmt),)
+            for got, code in ((m.golden_value, a), (m.dut_value, b)):
+                want = _ref_value(code, fmt)
+                assert (isinstance(got, float) and math.isnan(got)) if want is None else got == want
+            want_ulps = None if ranks[a] is None or ranks[b] is None else ranks[b] - ranks[a]
+            if not fmt.is_float:  # fixed point: the difference of the integers
+                want_ulps = (_ref_value(b, fmt) - _ref_value(a, fmt)) * 2 ** fmt.frac
+            assert m.ulps == want_ulps, (m, want_ulps)
+
+
+def test_diff_named_cases():
+    e4 = "float8_e4m3fn"
+    # lowest mantissa bit of a positive normal (1.0 = 0x38): one ULP up
+    (m,) = io.diff([0x38], [0x39], e4).first
+    assert (m.ulps, m.fields, m.bits) == (1, ("mantissa",), (0,))
+    assert (m.golden_value, m.dut_value, m.dut_float) == (1, Fraction(9, 8), 1.125)
+    # +0 against -0: the sign differs, 0 ULP apart, floats keep the sign of zero
+    (m,) = io.diff([0x00], [0x80], e4).first
+    assert (m.ulps, m.fields, m.bits) == (0, ("sign",), (7,))
+    assert math.copysign(1, m.dut_float) == -1
+    # smallest subnormal to its negative: two steps (through zero)
+    (m,) = io.diff(np.uint16([0x0001]), np.uint16([0x8001]), "bfloat16").first
+    assert m.ulps == -2
+    # largest finite to inf in float16: one step; to NaN: no distance
+    assert io.diff(np.uint16([0x7bff]), np.uint16([0x7c00]), "float16").first[0].ulps == 1
+    assert io.diff(np.uint16([0x7bff]), np.uint16([0x7e00]), "float16").first[0].ulps is None
+    # fixed point: -1 against 0 in int8 (all bits differ), one ULP
+    (m,) = io.diff(np.uint8([0xff]), np.uint8([0x00]), "int8").first
+    assert m.ulps == 1 and m.bits == tuple(range(8)) and m.fields == ("sign", "integer")
+    # exponent and mantissa both differ
+    (m,) = io.diff([0x38], [0x38 ^ 0b1001001], e4).first
+    assert m.fields == ("exponent", "mantissa") and m.bits == (0, 3, 6)
+
+
+def test_diff_index_limit_and_report():
+    golden = np.arange(60, dtype=np.uint16).reshape(3, 4, 5) + 0x3c00
+    dut = golden.copy()
+    dut[1, 2, 3] ^= 1 << 4
+    report = io.diff(fxsim.from_bits(golden, "float16"), fxsim.from_bits(dut, "float16"))
+    assert (report.mismatches, report.total, report.ok) == (1, 60, False)
+    (m,) = report.first
+    assert m.index == (1, 2, 3) and m.bits == (4,) and m.fields == ("mantissa",) and m.ulps == 16
+    assert m.golden == f"{int(golden[1, 2, 3]):04x}" and m.dut == f"{int(dut[1, 2, 3]):04x}"
+    text = str(report)
+    assert "1 of 60" in text and "(1, 2, 3)" in text and m.golden in text and m.dut in text
+    assert "+16" in text and "mantissa" in text
+
+    dut = golden.copy()
+    dut.reshape(-1)[[7, 2, 50, 31, 9]] ^= 1
+    report = io.diff(golden, dut, "float16", limit=2)
+    assert report.mismatches == 5 and [m.index for m in report.first] == [(0, 0, 2), (0, 1, 2)]
+    assert "3 more" in str(report)
+
+    same = io.diff(fxsim.from_bits(golden, "float16"), golden, limit=0)
+    assert same.ok and same.mismatches == 0 and same.first == () and "0 of 60" in str(same)
+
+
+def test_diff_wide_fixed():
+    golden = np.array([5, 2**99 + 3], dtype=object)
+    dut = golden.copy()
+    dut[0] ^= 1 << 99
+    dut[1] ^= 1 << 61
+    report = io.diff(fxsim.from_bits(golden, WIDE), fxsim.from_bits(dut, WIDE))
+    first, second = report.first
+    assert first.fields == ("sign",) and first.bits == (99,) and first.ulps == -(2**99)
+    assert second.fields == ("integer",) and second.ulps == 2**61
+    assert second.golden_value == Fraction(2**99 + 3 - 2**100, 2**60)
+    assert len(first.golden) == 25
+
+
+def test_diff_errors():
+    with pytest.raises(ValueError, match=r"shapes differ.*\(2,\).*\(3,\).*s8.0"):
+        io.diff(np.uint8([1, 2]), np.uint8([1, 2, 3]), "int8")
+    with pytest.raises(ValueError, match="formats differ"):
+        io.diff(fxsim.from_bits([1], "int8"), fxsim.from_bits([1], "uint8"))
+    with pytest.raises(ValueError, match="fmt"):
+        io.diff([1], [2])
+    with pytest.raises(ValueError, match=r"256.*\(0,\).*s8.0"):
+        io.diff([256], [1], "int8")
