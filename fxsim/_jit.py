@@ -3,9 +3,13 @@
 Numba's on-disk cache (``cache=True``) keys a kernel on its own source file
 only: editing the rounding core in ``_round.py`` would leave stale machine
 code for kernels in other files.  Unless the user chose ``NUMBA_CACHE_DIR``,
-fxsim therefore caches under a directory named after a hash of all of its
-own sources, so any edit to fxsim starts a fresh cache.  This module must be
-imported before any kernel module (``fxsim/__init__.py`` does so).
+fxsim therefore caches under a directory named after a hash of every file
+that can hold compiled code.  By rule (enforced by ``tests/test_jit_layout.py``)
+all Numba code lives in the top-level ``fxsim/_*.py`` modules, which import
+only numpy, numba, llvmlite and each other; so the hash covers exactly those
+files, and editing the command line or a Python-level module keeps the
+compiled kernels.  This module must be imported before any kernel module
+(``fxsim/__init__.py`` does so).
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ def _configure_cache() -> None:
         return
     here = pathlib.Path(__file__).resolve().parent
     digest = hashlib.sha1()
-    for path in sorted(here.rglob("*.py")):
+    for path in sorted(here.glob("_*.py")):
         digest.update(str(path.relative_to(here)).encode())
         digest.update(path.read_bytes())
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
