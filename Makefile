@@ -19,7 +19,7 @@ $(DEMO)/.ready: setup.cfg pyproject.toml
 $(TEST)/.ready: setup.cfg pyproject.toml
 	rm -rf $(TEST) && $(PYTHON) -m venv $(TEST)
 	$(TEST)/bin/pip install --quiet --upgrade pip
-	$(TEST)/bin/pip install --quiet -e '.[test,peers]'
+	$(TEST)/bin/pip install --quiet -e '.[test,peers,analysis]'
 	touch $@
 
 demo: $(DEMO)/.ready

@@ -41,8 +41,9 @@ from .array import QArray, bits_dtype
 from .codec import decode
 from .modes import Overflow, Rounding
 
-__all__ = ["DiffReport", "Mismatch", "diff", "from_ints", "read_coe", "read_memb", "read_memh",
-           "read_npz", "to_ints", "write_coe", "write_memb", "write_memh", "write_npz"]
+__all__ = ["DiffReport", "Mismatch", "diff", "from_ints", "read_codes", "read_coe", "read_memb",
+           "read_memh", "read_npz", "read_values", "to_ints", "write_coe", "write_memb", "write_memh",
+           "write_npz"]
 
 MANIFEST_KEY = "__manifest__"
 MANIFEST_SCHEMA = 1
@@ -80,8 +81,8 @@ def _finish(codes, fmt, shape, source):
     arr = np.empty(len(codes), dtype=bits_dtype(fmt))
     if arr.dtype == object:
         arr[:] = codes
-    elif codes:
-        arr[:] = np.array(codes, dtype=np.uint64)
+    elif len(codes):
+        arr[:] = np.asarray(codes, dtype=np.uint64)
     if shape is not None:
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
         if math.prod(shape) != len(codes):
@@ -104,26 +105,85 @@ def _parse_code(token: str, base: int, fmt, source: str, lineno: int, line: str)
     return code
 
 
-def _write_text(path, text: str) -> None:
-    with open(path, "w", encoding="ascii", newline="\n") as fh:
-        fh.write(text)
-
-
 def _read_lines(path):
     with open(path, encoding="ascii", errors="strict") as fh:
         return fh.read().splitlines()
 
 
-# ------------------------------------------------------------------ memh / memb
-def _write_mem(path, q_or_bits, fmt, base, what):
+_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _spelled(q_or_bits, fmt, base, what, sep="\n") -> tuple[bytes, int]:
+    """The codes zero-padded in base 2 or 16, each followed by ``sep``, as
+    ASCII bytes, and their count.  Codes held in uint8..uint64 are spelled
+    digit by digit with numpy (millions per second); wider ones one by one."""
+    if isinstance(q_or_bits, QArray) and q_or_bits.bits.dtype != object and (
+            fmt is None or _formats.format(fmt) == q_or_bits.fmt):
+        fmt = q_or_bits.fmt
+        codes = q_or_bits.bits.reshape(-1).astype(np.uint64)
+        bits_per_digit = 4 if base == 16 else 1
+        ndig = _hex_digits(fmt) if base == 16 else fmt.width
+        shifts = np.arange(ndig - 1, -1, -1, dtype=np.uint64) * np.uint64(bits_per_digit)
+        table = np.empty((codes.size, ndig + len(sep)), dtype=np.uint8)
+        table[:, :ndig] = _DIGITS[(codes[:, None] >> shifts) & np.uint64(2 ** bits_per_digit - 1)]
+        table[:, ndig:] = np.frombuffer(sep.encode("ascii"), dtype=np.uint8)
+        return table.tobytes(), int(codes.size)
     codes, _, fmt = _codes(q_or_bits, fmt, what)
     spell = _hex if base == 16 else _bin
-    _write_text(path, "".join(spell(c, fmt) + "\n" for c in codes))
+    return "".join(spell(c, fmt) + sep for c in codes).encode("ascii"), len(codes)
+
+
+# ------------------------------------------------------------------ memh / memb
+def _write_mem(path, q_or_bits, fmt, base, what):
+    data, _ = _spelled(q_or_bits, fmt, base, what)
+    with open(path, "wb") as fh:
+        fh.write(data)
+
+
+_DIGIT_VALUE = np.full(256, 255, dtype=np.uint8)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _DIGIT_VALUE[_c] = _i
+    _DIGIT_VALUE[bytes([_c]).upper()[0]] = _i
+
+
+def _fast_codes(text: str, base: int, fmt):
+    """The codes of plain text (tokens of digits only) as a uint64 array, or
+    None when the text needs the line-by-line reader (comments, ``_``, ``@``,
+    a bad or out-of-range token: that reader names the line)."""
+    if fmt.width > 64 or "//" in text or "_" in text or "@" in text:
+        return None
+    tokens = text.split()
+    if not tokens:
+        return np.zeros(0, dtype=np.uint64)
+    try:
+        raw = np.array(tokens, dtype="S")
+    except UnicodeEncodeError:
+        return None
+    if raw.itemsize > (16 if base == 16 else 64) + 8:
+        return None
+    chars = raw.view(np.uint8).reshape(len(tokens), raw.itemsize)
+    digits = _DIGIT_VALUE[chars]
+    present = chars != 0
+    if np.any(present & (digits >= base)):
+        return None
+    value = np.zeros(len(tokens), dtype=np.uint64)
+    top = np.zeros(len(tokens), dtype=bool)  # would the next digit overflow 64 bits?
+    for col in range(raw.itemsize):
+        here = present[:, col]
+        top |= here & (value >= np.uint64(1 << (64 - (4 if base == 16 else 1))))
+        value = np.where(here, value * np.uint64(base) + digits[:, col], value)
+    if np.any(top) or (fmt.width < 64 and np.any(value >= np.uint64(1 << fmt.width))):
+        return None
+    return value
 
 
 def _read_mem(path, fmt, shape, base, what):
     fmt = _formats.format(fmt)
     source = f"{what}({os.fspath(path)!r})"
+    with open(path, encoding="ascii", errors="strict") as fh:
+        fast = _fast_codes(fh.read(), base, fmt)
+    if fast is not None:
+        return _finish(fast, fmt, shape, source)
     codes = []
     for lineno, line in enumerate(_read_lines(path), start=1):
         body = line.split("//", 1)[0]
@@ -168,10 +228,11 @@ def write_coe(path, q, radix=16, *, fmt=None) -> None:
     one per line, separated by commas, the last ending with ``;``."""
     if radix not in (2, 16):
         raise ValueError(f"write_coe: radix must be 2 or 16, got {radix!r}")
-    codes, _, fmt = _codes(q, fmt, "write_coe")
-    spell = _hex if radix == 16 else _bin
-    body = "\n" + ",\n".join(spell(c, fmt) for c in codes) if codes else ""
-    _write_text(path, f"memory_initialization_radix={radix};\nmemory_initialization_vector={body};\n")
+    data, count = _spelled(q, fmt, radix, "write_coe", sep=",\n")
+    body = b"\n" + data[:-2] if count else b""
+    with open(path, "wb") as fh:
+        fh.write(f"memory_initialization_radix={radix};\nmemory_initialization_vector=".encode("ascii")
+                 + body + b";\n")
 
 
 def read_coe(path, fmt, shape=None) -> QArray:
@@ -403,6 +464,75 @@ def read_npz(path):
             except ValueError as exc:
                 raise ValueError(f"{where}: {exc}") from None
     return out, manifest
+
+
+# ------------------------------------------------------------------ files by extension
+#: Extensions :func:`read_codes` knows, and what each holds.
+CODE_FILES = {".memh": "hex codes ($readmemh)", ".hex": "hex codes ($readmemh)",
+              ".mem": "hex codes ($readmemh)", ".memb": "binary codes ($readmemb)",
+              ".coe": "Xilinx .coe", ".npz": "fxsim .npz with a manifest",
+              ".npy": "an integer array of codes"}
+
+
+def read_values(path) -> np.ndarray:
+    """Numbers to encode: a ``.npy`` array (any real or integer dtype) or a
+    ``.csv``/``.txt`` file of numbers separated by commas or whitespace
+    (float64; one row per line, ``#`` comments).  Values are read as stored,
+    not rounded."""
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npy":
+        arr = np.load(path, allow_pickle=False)
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"read_values({path!r}): dtype {arr.dtype} is not a real number type")
+        return arr
+    if ext in (".csv", ".txt"):
+        with open(path, encoding="utf-8") as fh:
+            first = next((line for line in fh if line.strip() and not line.lstrip().startswith("#")), "")
+        try:
+            arr = np.loadtxt(path, delimiter="," if "," in first else None, dtype=np.float64, ndmin=1)
+        except ValueError as exc:
+            raise ValueError(f"read_values({path!r}): not a table of numbers: {exc}") from None
+        return arr
+    raise ValueError(f"read_values({path!r}): unknown extension {ext!r}; give a .npy, .csv or .txt file")
+
+
+def read_codes(path, fmt=None, *, array=None, shape=None) -> QArray:
+    """Bit patterns from any file fxsim writes, chosen by extension
+    (:data:`CODE_FILES`): memh/hex/mem, memb, coe and npy need ``fmt``; an
+    ``.npz`` carries its formats (``array`` picks one when it holds several;
+    ``fmt``, if given, must match)."""
+    where = os.fspath(path)
+    ext = os.path.splitext(where)[1].lower()
+    if ext == ".npz":
+        arrays, _ = read_npz(path)
+        if array is None:
+            if len(arrays) != 1:
+                raise ValueError(f"read_codes({where!r}): holds arrays {sorted(arrays)}; name one "
+                                 "(array=, or --array on the command line)")
+            array = next(iter(arrays))
+        if array not in arrays:
+            raise ValueError(f"read_codes({where!r}): no array {array!r}; it holds {sorted(arrays)}")
+        q = arrays[array]
+        if fmt is not None and _formats.format(fmt) != q.fmt:
+            raise ValueError(f"read_codes({where!r}): array {array!r} is in format {q.fmt.name}, "
+                             f"not {_formats.format(fmt).name}")
+        return q if shape is None else q.reshape(shape)
+    if ext not in CODE_FILES:
+        raise ValueError(f"read_codes({where!r}): unknown extension {ext!r}; known: "
+                         + ", ".join(f"{e} ({what})" for e, what in CODE_FILES.items()))
+    if fmt is None:
+        raise ValueError(f"read_codes({where!r}): a {ext} file holds bare codes; give its format "
+                         "(fmt=, or --format on the command line)")
+    if ext == ".npy":
+        arr = np.load(path, allow_pickle=False)
+        if arr.dtype.kind not in "iu":
+            raise ValueError(f"read_codes({where!r}): dtype {arr.dtype}; codes must be integers "
+                             f"(format {_formats.format(fmt).name})")
+        q = QArray(arr.astype(np.uint64) if arr.dtype.kind == "i" and (arr >= 0).all() else arr, fmt)
+        return q if shape is None else q.reshape(shape)
+    reader = {".memb": read_memb, ".coe": read_coe}.get(ext, read_memh)
+    return reader(path, fmt, shape)
 
 
 # ------------------------------------------------------------------ cocotb

@@ -73,8 +73,8 @@ def test_readme_tour_runs():
     exec(compile("\n".join(blocks), "README.md", "exec"), {})
 
 
-def test_demo_runs(capsys):
-    from fxsim import demo
-    assert demo.run() == 0
+def test_tour_runs(capsys):
+    from fxsim import tour
+    assert tour.run() == 0
     out = capsys.readouterr().out
     assert "7. OCP MX" in out and "2**-20, exact" in out and "-416.0" in out
