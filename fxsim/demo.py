@@ -253,36 +253,30 @@ def run(out_dir: str = "demo-out", samples: int = 256, train: int = 2048, seed: 
     steps = _Steps(10)
     golden, ok = {}, True
     print("  running the integer model, each layer checked against numpy integers and the float model:")
+    def check_conv(name, what, acc, x_in, x_float, stride):
+        """A conv layer: against numpy's integer (or exact float64) conv, and the float layer."""
+        oracle = _conv(x_in, im.wsign[name].astype(x_in.dtype), stride, 1)
+        bad, n = _count(acc, oracle)
+        steps_off = np.max(np.abs(acc * im.in_scale[name] - fm.pre(name, x_float))) / im.in_scale[name]
+        steps.row(name, what, "s32.0", acc.shape, f"{bad} of {n}", f"max diff {steps_off:.1e} steps")
+        return bad == 0
+
+    def check_sign(name, conv, act, acc):
+        """BN + sign: against the float64 BN of the same accumulator."""
+        ref = _sign(_bn(acc * im.in_scale[conv], *fm.stats[conv]))
+        bad, n = _count(act, ref)
+        steps.row(name, "BN+sign thresholds", BINARY, act.shape, "-", f"{n - bad} of {n} signs agree")
+
     acc1 = steps.run("conv1: 8 bit planes x binary weights", im.conv1, x)
-    oracle = _conv(x.astype(np.int64), im.wsign["conv1"].astype(np.int64), 1, 1)
-    bad, n = _count(acc1, oracle)
-    rel = np.max(np.abs(acc1 * im.in_scale["conv1"] - fm.pre("conv1", x / 255))) / im.in_scale["conv1"]
-    steps.row("conv1", "bit-serial 8b x 1b", "s32.0", acc1.shape, f"{bad} of {n}", f"max diff {rel:.1e} steps")
-    ok &= bad == 0
-
+    ok &= check_conv("conv1", "bit-serial 8b x 1b", acc1, x.astype(np.int64), x / 255, 1)
     act1 = steps.run("act1: BN + sign as thresholds", im.sign_act, "conv1", acc1)
-    ref = _sign(_bn(acc1 * im.in_scale["conv1"], *fm.stats["conv1"]))
-    bad_f, n = _count(act1, ref)
-    steps.row("act1", "BN+sign thresholds", BINARY, act1.shape, "-", f"{n - bad_f} of {n} signs agree")
-
+    check_sign("act1", "conv1", act1, acc1)
     acc2 = steps.run("conv2: XNOR-popcount", im.bconv, "conv2", act1)
-    oracle = _conv(act1.astype(np.float64), im.wsign["conv2"].astype(np.float64), 2, 1)
-    bad, n = _count(acc2, oracle)
-    rel = np.max(np.abs(acc2 * im.in_scale["conv2"] - fm.pre("conv2", act1.astype(np.float64))))
-    steps.row("conv2", "XNOR-popcount", "s32.0", acc2.shape, f"{bad} of {n}", f"max diff {rel / im.in_scale['conv2']:.1e} steps")
-    ok &= bad == 0
-
+    ok &= check_conv("conv2", "XNOR-popcount", acc2, act1.astype(np.float64), act1.astype(np.float64), 2)
     act2 = steps.run("act2: BN + sign as thresholds", im.sign_act, "conv2", acc2)
-    ref = _sign(_bn(acc2 * im.in_scale["conv2"], *fm.stats["conv2"]))
-    bad_f, n = _count(act2, ref)
-    steps.row("act2", "BN+sign thresholds", BINARY, act2.shape, "-", f"{n - bad_f} of {n} signs agree")
-
+    check_sign("act2", "conv2", act2, acc2)
     acc3 = steps.run("conv3: XNOR-popcount", im.bconv, "conv3", act2)
-    oracle = _conv(act2.astype(np.float64), im.wsign["conv3"].astype(np.float64), 2, 1)
-    bad, n = _count(acc3, oracle)
-    rel = np.max(np.abs(acc3 * im.in_scale["conv3"] - fm.pre("conv3", act2.astype(np.float64))))
-    steps.row("conv3", "XNOR-popcount", "s32.0", acc3.shape, f"{bad} of {n}", f"max diff {rel / im.in_scale['conv3']:.1e} steps")
-    ok &= bad == 0
+    ok &= check_conv("conv3", "XNOR-popcount", acc3, act2.astype(np.float64), act2.astype(np.float64), 2)
 
     act3 = steps.run("act3: BN folded into requantization", im.act3, acc3)
     exact = _bn(acc3 * im.in_scale["conv3"], *fm.stats["conv3"]) / act3_scale
