@@ -324,7 +324,18 @@ def _stepwise(a, b, c, mul, acc, order, rounding, overflow, user_modes, name):
     ``rounding``/``overflow``: the accumulator's; ``user_modes``: as given
     (for the products' rounding into ``mul``)."""
     k = a.shape[-1]
-    pfmt = mul if mul is not None else _exact_product_format(a.fmt, b.fmt, acc.is_float)
+    try:
+        pfmt = mul if mul is not None else _exact_product_format(a.fmt, b.fmt, acc.is_float)
+    except ValueError:
+        # exact products wider than a 64-bit float format (float64 operands): never held as
+        # values; sequential steps are fused multiply-adds, blocks sum exact terms
+        pfmt = None
+        if order == "pairwise":
+            raise ValueError(
+                f"{name}: the exact products of {a.fmt.name} x {b.fmt.name} need more than a 64-bit "
+                "float format, and order='pairwise' holds products as values; use order='sequential' "
+                "or a block size (both exact), mul= to round each product, or cast the operands into "
+                "a narrower format") from None
     pmodes = user_modes if mul is not None else ("nearest_even", None)  # exact: no rounding
 
     def product(i):
@@ -332,6 +343,19 @@ def _stepwise(a, b, c, mul, acc, order, rounding, overflow, user_modes, name):
             return _product(a, b, i, pfmt, *pmodes)
         except (ValueError, OverflowError) as err:
             raise _step_error(err, name, f"product k={i} into {pfmt.name}") from None
+
+    def step(s, i, what):
+        """round(s + p_i) (or round(p_i) when s is None): one rounding of the exact value."""
+        if pfmt is not None:
+            return cast(product(i), what) if s is None else add(s, product(i), what)
+        try:
+            if s is None:
+                return ops.multiply(a[:, i:i + 1], b[i:i + 1, :], out=acc, rounding=rounding,
+                                    overflow=overflow)
+            return ops.fma(a[:, i:i + 1], b[i:i + 1, :], s, out=acc, rounding=rounding,
+                           overflow=overflow)
+        except (ValueError, OverflowError) as err:
+            raise _step_error(err, name, f"{what} (acc={acc.name}, order={order})") from None
 
     def add(x, y, what):
         try:
@@ -350,8 +374,7 @@ def _stepwise(a, b, c, mul, acc, order, rounding, overflow, user_modes, name):
     if order == "sequential":
         s = start
         for i in range(k):
-            p = product(i)
-            s = cast(p, "k=0") if s is None else add(s, p, f"step k={i}")
+            s = step(s, i, "k=0" if s is None else f"step k={i}")
     elif order == "pairwise":
         level = [product(i) for i in range(k)]
         depth = 0
@@ -368,7 +391,7 @@ def _stepwise(a, b, c, mul, acc, order, rounding, overflow, user_modes, name):
         for k0 in range(0, k, order):
             k1 = min(k0 + order, k)
             if s is None and k1 - k0 == 1:  # a lone first term is cast, as in sequential
-                s = cast(product(k0), "k=0")
+                s = step(None, k0, "k=0")
                 continue
             parts = [_lift(ops._terms(s))] if s is not None else []
             if mul is None:

@@ -373,3 +373,21 @@ def test_integer_kernel_lanes_equal_reference(operand, acc, order):
     for overflow in ("saturate", "raise"):
         kw = dict(acc=fxsim.format(acc), order=order, overflow=overflow)
         assert _fxsim(a, b, **kw) == _reference(a, b, **kw)
+
+
+@pytest.mark.parametrize("acc", ["float32", "bfloat16", "e5m10"])
+@pytest.mark.parametrize("order", ["sequential", 1, 2, 3])
+def test_float64_operands_whose_products_need_over_64_bits(acc, order):
+    # float64 x e4m3fn products need a 57-bit significand: no 64-bit format holds them, so
+    # sequential steps run as fused multiply-adds and blocks as exact term sums (found by
+    # the accumulation study: this raised "FloatFormat codes are at most 64 bits")
+    rng = np.random.default_rng(11)
+    a = fxsim.asarray(rng.normal(size=(3, 5)) / 3, "float64")
+    b = fxsim.asarray(rng.normal(size=(5, 2)), "float8_e4m3fn")
+    c = fxsim.asarray(rng.normal(size=(3, 2)), "float64")
+    for cc in (None, c):
+        got = fxsim.matmul(a, b, cc, acc=acc, order=order)
+        want = _reference(a, b, cc, acc=acc, order=order)
+        assert got.bits.tolist() == want, (acc, order, cc is None)
+    with pytest.raises(ValueError, match="order='pairwise' holds products as values; use"):
+        fxsim.matmul(a, b, acc=acc, order="pairwise")
