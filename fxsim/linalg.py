@@ -55,7 +55,7 @@ from . import formats as _formats
 from . import ops
 from ._conv import geometry
 from ._jit import threads_for
-from .array import QArray, bits_dtype
+from .array import QArray, bits_dtype, concatenate
 from .modes import Overflow, Rounding
 
 __all__ = ["matmul", "conv2d"]
@@ -344,6 +344,14 @@ def _stepwise(a, b, c, mul, acc, order, rounding, overflow, user_modes, name):
         except (ValueError, OverflowError) as err:
             raise _step_error(err, name, f"product k={i} into {pfmt.name}") from None
 
+    def products():
+        """Every product at once: a (K, M, N) QArray in the product format."""
+        try:
+            return ops.multiply(a.T[:, :, None], b[:, None, :], out=pfmt, rounding=pmodes[0],
+                                overflow=pmodes[1])
+        except (ValueError, OverflowError) as err:
+            raise _step_error(err, name, f"products (k, m, n) into {pfmt.name}") from None
+
     def step(s, i, what):
         """round(s + p_i) (or round(p_i) when s is None): one rounding of the exact value."""
         if pfmt is not None:
@@ -376,14 +384,7 @@ def _stepwise(a, b, c, mul, acc, order, rounding, overflow, user_modes, name):
         for i in range(k):
             s = step(s, i, "k=0" if s is None else f"step k={i}")
     elif order == "pairwise":
-        level = [product(i) for i in range(k)]
-        depth = 0
-        while len(level) > 1:
-            depth += 1
-            level = [add(level[i], level[i + 1], f"adder tree level {depth}, pair {i // 2}")
-                     for i in range(0, len(level) - 1, 2)] + \
-                ([level[-1]] if len(level) % 2 else [])
-        s = cast(level[0], "tree root") if level else None
+        s = _adder_tree(products(), add, cast) if k else None
         if start is not None:
             s = start if s is None else add(start, s, "c + tree")
     else:
@@ -406,6 +407,30 @@ def _stepwise(a, b, c, mul, acc, order, rounding, overflow, user_modes, name):
     if s is None:  # K == 0 and no c
         s = ops.cast(QArray._wrap(np.zeros((m, n), np.uint8), _formats.FixedFormat(1, 0)), acc)
     return s
+
+
+def _adder_tree(level, add, cast):
+    """The pairwise order on a (K, M, N) stack of products, one call of
+    ``add`` per tree level: neighbours (0, 1), (2, 3), ... are added, each
+    sum rounded into the accumulator; an odd one out (always the last)
+    moves up unrounded; the root is cast into the accumulator.
+
+    ``level`` holds the level's leading elements (one format); ``tail`` the
+    last one when it came up unrounded from below (it may be in another
+    format), so each level is at most two calls."""
+    tail, depth = None, 0
+    while level.shape[0] + (tail is not None) > 1:
+        depth += 1
+        n = level.shape[0]
+        even = n - n % 2
+        sums = add(level[0:even:2], level[1:even:2], f"adder tree level {depth}") if even else None
+        if n % 2 and tail is not None:      # the last pair: the leftover and the tail
+            last = add(level[n - 1:n], tail[None], f"adder tree level {depth}, last pair")
+            sums, tail = last if sums is None else concatenate([sums, last]), None
+        elif n % 2:                         # the leftover moves up unrounded
+            tail = level[n - 1]
+        level = sums if sums is not None else level[0:0]
+    return cast(level[0] if level.shape[0] else tail, "tree root")
 
 
 def _fixed_kernel_ok(a, b, c, acc, order, rounding, overflow):

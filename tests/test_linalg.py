@@ -391,3 +391,17 @@ def test_float64_operands_whose_products_need_over_64_bits(acc, order):
         assert got.bits.tolist() == want, (acc, order, cc is None)
     with pytest.raises(ValueError, match="order='pairwise' holds products as values; use"):
         fxsim.matmul(a, b, acc=acc, order="pairwise")
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 6, 7, 11, 13, 37])
+@pytest.mark.parametrize("acc", ["bfloat16", "e4m3fn"])
+def test_pairwise_tree_shapes_equal_reference(k, acc):
+    # the adder tree runs level by level on stacked products: every way an odd
+    # element moves up (leftover from products, from sums, meeting a leftover
+    # at the next level) against reference/linalg's tree of single additions
+    rng = np.random.default_rng(k)
+    a = fxsim.asarray(rng.normal(size=(3, k)) * 4, "float8_e5m2")
+    b = fxsim.asarray(rng.normal(size=(k, 2)), "float8_e5m2")
+    c = fxsim.asarray(rng.normal(size=(3, 2)), "bfloat16")
+    for cc in (None, c):
+        assert _fxsim(a, b, cc, acc=acc, order="pairwise") == _reference(a, b, cc, acc=acc, order="pairwise")
