@@ -5,6 +5,8 @@ thread in the stated order, so results never depend on the thread count.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -107,6 +109,122 @@ def core_seq_gemm(a, a_spec, b, b_spec, s, acc_spec, start, mode, ovf, W, nbits,
                 neg, Mr, Er, sticky, cls = arith_core.exact_result(
                     arith_core.FMA, na, Ma, Ea, ca, nb, Mb, Eb, cb, nc, Mc, Ec, cc, W, nbits, down)
                 code, st = core.round_code(neg, Mr, Er, sticky, cls, acc_spec, mode, ovf,
+                                           np.uint64(0), 1)
+                if st != 0 and status[i] == 0:
+                    status[i] = st
+            s[i, j] = code
+
+
+@njit(inline="always")
+def _grow(parts, n, x):
+    """Add ``x`` to the nonoverlapping expansion ``parts[:n]`` exactly
+    (Shewchuk's GROW-EXPANSION, as in Python's math.fsum); the new length."""
+    i = 0
+    for t in range(n):
+        y = parts[t]
+        if abs(x) < abs(y):
+            x, y = y, x
+        hi = x + y
+        lo = y - (hi - x)
+        if lo != 0.0:
+            parts[i] = lo
+            i += 1
+        x = hi
+    parts[i] = x
+    return i + 1
+
+
+@njit(inline="always")
+def _lead(parts, n):
+    """``(hi, r)`` for the exact sum of the expansion: ``hi`` a float64 with
+    no float64 number strictly between it and the sum, ``r`` a nonzero value
+    with the sign of ``sum - hi`` (or 0.0 when the sum is ``hi``)."""
+    if n == 0:
+        return 0.0, 0.0
+    n -= 1
+    hi = parts[n]
+    lo = 0.0
+    while n > 0:
+        x = hi
+        n -= 1
+        y = parts[n]
+        hi = x + y
+        lo = y - (hi - x)
+        if lo != 0.0:
+            break  # the partials below are smaller than lo's last bit: sign(sum - hi) = sign(lo)
+    return hi, lo
+
+
+@njit(parallel=True, cache=True)
+def core_block_gemm(a, b, s, has_start, acc_spec, block, mode, ovf, status):
+    """Blocks of ``block`` products summed exactly and added to the
+    accumulator with one rounding: ``s = round(s + sum(p_k0..p_k1-1))``.
+
+    ``a``, ``b``: float64 values whose products (and every partial sum of a
+    block) are exact in float64 (linalg.py checks); ``s``: accumulator codes
+    (start values when ``has_start``, else the first block starts alone).
+    Each block sum is kept exactly as a float64 expansion; its leading
+    float64 ``hi`` and the sign of the rest go to the core as ``|hi|``
+    nudged by a sticky bit toward the rest (no rounding boundary of an
+    accumulator of at most 51 significand bits lies strictly between).
+    An infinite accumulator stays infinite (inf + finite = inf), a NaN one
+    NaN, both re-encoded by the core (so a NaN is its canonical code).
+    ``status[i]`` gets the first nonzero core status of row i."""
+    M, K = a.shape
+    N = b.shape[1]
+    down = mode == core.DOWN
+    one = np.uint64(1)
+    for i in prange(M):
+        parts = np.empty(block + 2, np.float64)
+        for j in range(N):
+            code = s[i, j]
+            started = has_start
+            for k0 in range(0, K, block):
+                k1 = min(k0 + block, K)
+                n = 0
+                all_neg_zero = True
+                all_pos_zero = True
+                negative = False
+                Mh = np.uint64(0)
+                Eh = np.int64(0)
+                sticky = False
+                cls = core.FINITE
+                if started:
+                    neg, Ms, Es, cls = _split(code, acc_spec)
+                    if cls == core.FINITE:
+                        x = math.ldexp(float(Ms), Es)
+                        if neg:
+                            x = -x
+                        if x != 0.0 or not neg:
+                            all_neg_zero = False
+                        if x != 0.0 or neg:
+                            all_pos_zero = False
+                        n = _grow(parts, n, x)
+                    else:  # inf + finite terms = inf; NaN stays NaN (positive)
+                        negative = neg and cls == core.INF
+                started = True
+                if cls == core.FINITE:
+                    for k in range(k0, k1):
+                        x = a[i, k] * b[k, j]
+                        neg_x = math.copysign(1.0, x) < 0.0
+                        if x != 0.0 or not neg_x:
+                            all_neg_zero = False
+                        if x != 0.0 or neg_x:
+                            all_pos_zero = False
+                        n = _grow(parts, n, x)
+                    hi, r = _lead(parts, n)
+                    negative = hi < 0.0
+                    if hi == 0.0:  # an exact zero: IEEE's sign rules
+                        negative = all_neg_zero or (down and not all_pos_zero)
+                    else:
+                        m_, e_ = math.frexp(abs(hi))        # |hi| = m_ * 2**e_, m_ in [0.5, 1)
+                        Mh = np.uint64(math.ldexp(m_, 53))  # 53-bit integer significand
+                        Eh = np.int64(e_ - 53)
+                        sticky = r != 0.0
+                        if sticky and (r < 0.0) != negative:  # the sum is just below |hi|
+                            Mh = Mh * np.uint64(2) - one
+                            Eh -= 1
+                code, st = core.round_code(negative, Mh, Eh, sticky, cls, acc_spec, mode, ovf,
                                            np.uint64(0), 1)
                 if st != 0 and status[i] == 0:
                     status[i] = st

@@ -38,9 +38,14 @@ kernel for fixed accumulators whose steps need no rounding; the machine's
 own IEEE binary32/binary64 addition for ``float32``/``float64``
 accumulators under nearest_even when every product is exact in them; for
 sequential accumulation into any other format, one kernel that rounds an
-exact fused multiply-add per step through the core; and otherwise (pairwise,
-blocks, ``mul=``, formats too wide for 64-bit words) step by step through
-:mod:`fxsim.ops` (each step one call over all outputs), slower but general.
+exact fused multiply-add per step through the core; for blocks into a float
+accumulator of at most 51 significand bits, when products and block sums are
+exact in float64, one kernel that keeps each block sum exactly as a float64
+expansion (Shewchuk) and rounds it once through the core; the pairwise
+order as one call of :mod:`fxsim.ops` per tree level over all pairs and
+outputs; and otherwise (``mul=``, formats too wide for 64-bit words) step
+by step through :mod:`fxsim.ops` (each step one call over all outputs),
+slower but general.
 """
 from __future__ import annotations
 
@@ -433,6 +438,45 @@ def _adder_tree(level, add, cast):
     return cast(level[0] if level.shape[0] else tail, "tree root")
 
 
+def _block_kernel_ok(a, b, acc, order):
+    """Can the block kernel run it: a float accumulator of at most 51
+    significand bits whose values are float64 values, operands whose values,
+    products and block sums (with the accumulator) are exact in float64,
+    every operand finite?"""
+    if not isinstance(order, int) or order < 2 or not acc.is_float or acc.man > 50:
+        return False
+    pa, la, ta = _range_of(a.fmt)
+    pb, lb, tb = _range_of(b.fmt)
+    pc, lc, tc = _range_of(acc)
+    if pa > 53 or pb > 53 or pa + pb > 53 or lc < -1074 or tc > 1000:
+        return False
+    if la + lb < -1074 or ta + tb + (order + 1).bit_length() > 1000:
+        return False
+    return all(np.isfinite(codec.decode(q.bits, q.fmt)).all() for q in (a, b))
+
+
+def _block_engine(a, b, c, acc, order, rounding, overflow, name):
+    """Blocks of exact sums in one kernel (see _linalg_kernels.core_block_gemm)."""
+    m, n = a.shape[-2], b.shape[-1]
+    x = np.require(codec.decode(a.bits, a.fmt), np.float64, ["C", "W"])
+    y = np.require(codec.decode(b.bits, b.fmt), np.float64, ["C", "W"])
+    if c is not None:
+        try:
+            start = ops.cast(_broadcast_q(c, (m, n)), acc, rounding, overflow)
+        except (ValueError, OverflowError):
+            return _stepwise(a, b, c, None, acc, order, rounding, overflow, None, name)
+        s = np.require(start.bits, np.uint64, ["C", "W"]).copy()
+    else:
+        s = np.zeros((m, n), np.uint64)
+    status = np.zeros(m, np.uint8)
+    with threads_for(max(1, m * n * a.shape[-1] // (1 << 14))):
+        kernels.core_block_gemm(x, y, s, c is not None, acc._specs[0], int(order),
+                                np.int64(rounding.code), np.int64(overflow.code), status)
+    if status.any():  # name the failing step: the stepwise engine raises with the details
+        return _stepwise(a, b, c, None, acc, order, rounding, overflow, None, name)
+    return QArray._wrap(s, acc)
+
+
 def _fixed_kernel_ok(a, b, c, acc, order, rounding, overflow):
     """Can the integer kernel run it: fixed everything, every step exact
     before overflow handling (acc.frac >= product frac), fits in int64?"""
@@ -576,6 +620,8 @@ def _matmul2d(a, b, c, mul, acc, out, order, rounding, overflow, name):
         s = _fixed_engine(a, b, c, acc, order, racc, oacc, name)
     elif mul is None and order == "sequential" and _core_ok(a, b, acc, racc, oacc):
         s = _core_engine(a, b, c, acc, racc, oacc, name)
+    elif mul is None and _block_kernel_ok(a, b, acc, order):
+        s = _block_engine(a, b, c, acc, order, racc, oacc, name)
     else:
         s = _stepwise(a, b, c, mul, acc, order, racc, oacc, (rounding, overflow), name)
     if out is not None:  # a cast even when out == acc (jam changes exact values)
