@@ -441,8 +441,8 @@ def _adder_tree(level, add, cast):
 def _block_kernel_ok(a, b, acc, order):
     """Can the block kernel run it: a float accumulator of at most 51
     significand bits whose values are float64 values, operands whose values,
-    products and block sums (with the accumulator) are exact in float64,
-    every operand finite?"""
+    products and block sums (with the accumulator) are exact in float64?
+    (The engine also needs finite operands; it checks them itself.)"""
     if not isinstance(order, int) or order < 2 or not acc.is_float or acc.man > 50:
         return False
     pa, la, ta = _range_of(a.fmt)
@@ -450,9 +450,7 @@ def _block_kernel_ok(a, b, acc, order):
     pc, lc, tc = _range_of(acc)
     if pa > 53 or pb > 53 or pa + pb > 53 or lc < -1074 or tc > 1000:
         return False
-    if la + lb < -1074 or ta + tb + (order + 1).bit_length() > 1000:
-        return False
-    return all(np.isfinite(codec.decode(q.bits, q.fmt)).all() for q in (a, b))
+    return la + lb >= -1074 and ta + tb + (order + 1).bit_length() <= 1000
 
 
 def _block_engine(a, b, c, acc, order, rounding, overflow, name):
@@ -460,6 +458,8 @@ def _block_engine(a, b, c, acc, order, rounding, overflow, name):
     m, n = a.shape[-2], b.shape[-1]
     x = np.require(codec.decode(a.bits, a.fmt), np.float64, ["C", "W"])
     y = np.require(codec.decode(b.bits, b.fmt), np.float64, ["C", "W"])
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):  # inf/NaN products: the general engine
+        return _stepwise(a, b, c, None, acc, order, rounding, overflow, None, name)
     if c is not None:
         try:
             start = ops.cast(_broadcast_q(c, (m, n)), acc, rounding, overflow)
