@@ -203,7 +203,6 @@ def _fold_bound(fold, acc):
     return float(np.max(rounding + m / 2 + m * 2.0 ** -31 * reach))
 
 
-
 def _binary_codes(pm1):
     return (np.asarray(pm1) < 0).astype(np.uint8)
 
