@@ -41,6 +41,7 @@ import numpy as np
 
 from . import binary, io, linalg
 from .array import QArray, asarray
+from .codec import quantize
 from .nn import bn as nn_bn
 from .nn import quantizers, requant
 
@@ -157,8 +158,8 @@ class IntegerModel:
                                    out_scale=act3_scale)
         # int8 classifier: symmetric per output channel
         self.fc_scale = np.abs(fm.fc_w).max(axis=0) / 127
-        self.fc_wq = np.rint(fm.fc_w / self.fc_scale).astype(np.int8)
-        self.fc_bias = np.rint(fm.fc_b / (act3_scale * self.fc_scale)).astype(np.int32)
+        self.fc_wq = quantize(fm.fc_w / self.fc_scale, "s8.0").astype(np.int8)   # by the core
+        self.fc_bias = quantize(fm.fc_b / (act3_scale * self.fc_scale), "s32.0").astype(np.int32)
         self.fc_m0, self.fc_shift = requant.quantize_multiplier(act3_scale * self.fc_scale / logit_scale)
 
     def conv1(self, images):

@@ -42,6 +42,7 @@ from ..array import from_bits
 from ..codec import encode
 from ..modes import Rounding, rounding_mode
 from ..ops import cast
+from . import requant
 from .requant import quantize_multiplier
 
 __all__ = [
@@ -168,18 +169,15 @@ def _round_scaled(num, k: int, rounding, word: int = 64, overflow="raise"):
     ints (the exact path, any width).  Returns int64 for ``word <= 64``."""
     num = np.asarray(num)
     dst = _formats.FixedFormat(word, 0)
-    if num.dtype != object:
-        codes = np.ascontiguousarray(num, dtype=np.int64).view(np.uint64)
-        src = _formats.FixedFormat(64, k)
-    else:
-        flat = [int(v) for v in num.reshape(-1)]
-        w = max([64] + [v.bit_length() + 2 for v in flat] + [(-v).bit_length() + 2 for v in flat])
-        codes = np.empty(num.shape, dtype=object)
-        codes.reshape(-1)[:] = [v % (1 << w) for v in flat]
-        if w == 64:
-            codes = codes.astype(np.uint64)
-        src = _formats.FixedFormat(w, k)
-    out = cast(from_bits(codes, src), dst, rounding, overflow)
+    if num.dtype != object:  # the int64 path is requant's
+        return requant._round_pot(num, k, rounding, dst, overflow)
+    flat = [int(v) for v in num.reshape(-1)]
+    w = max([64] + [v.bit_length() + 2 for v in flat] + [(-v).bit_length() + 2 for v in flat])
+    codes = np.empty(num.shape, dtype=object)
+    codes.reshape(-1)[:] = [v % (1 << w) for v in flat]
+    if w == 64:
+        codes = codes.astype(np.uint64)
+    out = cast(from_bits(codes, _formats.FixedFormat(w, k)), dst, rounding, overflow)
     return _signed_values(np.asarray(out.bits), word)
 
 
@@ -418,8 +416,7 @@ def apply_folded_bn(x, folded: FoldedBN, *, axis=1, rounding="double"):
                     f"apply_folded_bn: (x + bias) * 2**{left} = {v.reshape(-1)[j]} at channel {c}, "
                     f"element {np.unravel_index(j, v.shape)} does not fit int32 (TFLite's int32 "
                     "left shift)")
-            r1 = _round_scaled(v * m0, 31, Rounding.NEAREST_UP, 32, "saturate")
-            r = _round_scaled(r1, right, Rounding.NEAREST_AWAY, 32, "raise")
+            r = requant._divide_pot(requant._high_mul(v, m0), right)
         else:
             if sh > 30:
                 raise ValueError(f"apply_folded_bn: single rounding needs shift <= 30, channel {c} "
