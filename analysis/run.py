@@ -9,7 +9,7 @@ import sys
 import time
 
 from . import STUDIES
-from .sweep import run_tasks
+from .sweep import check_scheduler, run_tasks
 
 
 def _versions() -> str:
@@ -44,6 +44,7 @@ def run_all(out_dir="analysis-out", *, quick: bool = False, scheduler: str | Non
     then each study summarizes its results into ``out_dir``."""
     stream = stream or sys.stderr
     names = select(only)
+    check_scheduler(scheduler)  # an unreachable cluster fails in seconds, before any work
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     modules = {n: importlib.import_module(f"analysis.{n}") for n in names}

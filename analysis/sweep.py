@@ -12,6 +12,7 @@ numbers.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,64 @@ class Task:
     func: Callable[..., Any]
     kwargs: dict = field(default_factory=dict)
     label: str = ""
+
+
+#: seconds to wait for a distributed scheduler to answer before saying it is unreachable
+CONNECT_TIMEOUT = 3.0
+#: Dask's default scheduler port
+DEFAULT_PORT = 8786
+
+
+def _host_port(address: str):
+    """``(host, port)`` of a ``tcp://``/``tls://`` (or bare ``host:port``)
+    scheduler address; ``None`` for other transports (``inproc://``, ...)."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme not in ("tcp", "tls"):
+        return None
+    rest = rest.split("/")[0]
+    if rest.startswith("["):  # [IPv6]:port
+        host, _, port = rest[1:].partition("]")
+        port = port.lstrip(":")
+    elif rest.count(":") == 1:
+        host, port = rest.split(":")
+    else:
+        host, port = rest, ""
+    if not host:
+        raise ValueError(f"scheduler address {address!r} names no host; give tcp://HOST:PORT")
+    try:
+        return host, int(port) if port else DEFAULT_PORT
+    except ValueError:
+        raise ValueError(f"scheduler address {address!r}: port {port!r} is not a number; "
+                         "give tcp://HOST:PORT (e.g. tcp://127.0.0.1:8786)") from None
+
+
+def _unreachable(address: str, reason) -> ConnectionError:
+    return ConnectionError(
+        f"cannot reach the Dask scheduler at {address} ({reason}); start one there "
+        f"(`dask scheduler`, then `dask worker {address}` on each machine) or leave out "
+        "--scheduler to run on local processes")
+
+
+def check_scheduler(scheduler: str | None, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Raise ``ConnectionError`` within ``timeout`` seconds if nothing listens
+    at a ``tcp://``/``tls://`` scheduler address (``dask.distributed`` itself
+    would retry for 30 s).  Local schedulers and other transports pass."""
+    if scheduler is None or scheduler == "synchronous":
+        return
+    where = _host_port(scheduler)
+    if where is None:
+        return
+    try:
+        with socket.create_connection(where, timeout=timeout):
+            pass
+    except socket.gaierror as err:
+        raise _unreachable(scheduler, f"unknown host {where[0]!r}: {err.strerror}") from None
+    except (socket.timeout, TimeoutError):
+        raise _unreachable(scheduler, f"no answer within {timeout:g} s") from None
+    except OSError as err:
+        raise _unreachable(scheduler, err.strerror or err) from None
 
 
 def _call(func, kwargs):
@@ -97,7 +156,13 @@ def run_tasks(tasks: list[Task], scheduler: str | None = None, *, workers: int |
 
     from distributed import Client, as_completed
 
-    with Client(scheduler, set_as_default=False) as client:
+    check_scheduler(scheduler)
+    try:
+        # something listens there; a Dask scheduler answers at once
+        client = Client(scheduler, set_as_default=False, timeout=max(10.0, CONNECT_TIMEOUT))
+    except (OSError, TimeoutError) as err:
+        raise _unreachable(scheduler, f"{type(err).__name__}: {err}") from None
+    with client:
         futures = [client.submit(_call, t.func, t.kwargs, key=f"fxsim-task-{i}-{os.getpid()}-{time.time_ns()}",
                                  pure=False)
                    for i, t in enumerate(tasks)]

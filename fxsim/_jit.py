@@ -10,6 +10,23 @@ only numpy, numba, llvmlite and each other; so the hash covers exactly those
 files, and editing the command line or a Python-level module keeps the
 compiled kernels.  This module must be imported before any kernel module
 (``fxsim/__init__.py`` does so).
+
+First use is visible.  Compiling a kernel family (one kernel module:
+``codec``, ``ops``, ``linalg``, ``binary``) takes seconds; the first time a
+family really compiles in a process -- not when its machine code loads from
+the on-disk cache -- one line goes to stderr::
+
+    fxsim: compiling linalg kernels for this machine, once (cached in DIR)
+
+Set the environment variable ``FXSIM_QUIET_COMPILE=1`` to silence it
+(``fxsim warmup`` reports progress its own way).  The notice is a Numba
+event listener on ``"numba:compile"``, which Numba fires only around a real
+compilation (a cache hit returns before it), so calls of compiled kernels
+cost nothing extra.  The line is written to file descriptor 2 directly
+(kernel modules import nothing but numpy, numba, llvmlite and a few
+standard modules, see above), so it reaches the terminal even while
+``sys.stderr`` is redirected, and a program's own stderr output is not
+changed by it; in a Jupyter notebook it goes to the server's log.
 """
 from __future__ import annotations
 
@@ -20,6 +37,7 @@ import pathlib
 
 import numba
 import numpy as np
+from numba.core import event as _event
 
 
 def _configure_cache() -> None:
@@ -36,6 +54,81 @@ def _configure_cache() -> None:
 
 _configure_cache()
 
+
+def cache_dir() -> str:
+    """Where Numba keeps fxsim's compiled kernels (see above)."""
+    return numba.config.CACHE_DIR or "__pycache__ beside the fxsim sources"
+
+
+def _family(dispatcher):
+    """The kernel family (``codec`` for ``fxsim._codec_kernels``) a Numba
+    dispatcher belongs to, or None if it is not fxsim's."""
+    func = getattr(dispatcher, "py_func", None)
+    module = getattr(func, "__module__", None) or ""
+    prefix = __name__.rpartition(".")[0] + "._"
+    if not module.startswith(prefix):
+        return None
+    name = module[len(prefix):]
+    return name[:-len("_kernels")] if name.endswith("_kernels") else name
+
+
+class _CompileNotices(_event.Listener):
+    """Counts the real compilations of fxsim kernels and announces the first
+    of each family in this process (see the module's docstring).
+
+    Numba compiles under one global lock, so the events of one compilation
+    are nested and never interleave with another thread's; functions a
+    kernel calls compile inside it and count as part of it."""
+
+    def __init__(self):
+        self.depth = 0
+        self.quiet = 0            # > 0 inside quiet_compiles()
+        self.announced = set()    # families announced in this process
+        self.compiles = {}        # family -> kernels compiled in this process
+
+    def on_start(self, event):
+        family = _family(event.data.get("dispatcher")) if event.data else None
+        if family is None:
+            return
+        self.depth += 1
+        if self.depth > 1:
+            return
+        self.compiles[family] = self.compiles.get(family, 0) + 1
+        if family in self.announced or self.quiet \
+                or os.environ.get("FXSIM_QUIET_COMPILE", "") not in ("", "0"):
+            return
+        self.announced.add(family)
+        line = f"fxsim: compiling {family} kernels for this machine, once (cached in {cache_dir()})\n"
+        try:
+            os.write(2, line.encode("utf-8", "replace"))
+        except OSError:  # no stderr: nothing to tell
+            pass
+
+    def on_end(self, event):
+        if event.data and _family(event.data.get("dispatcher")) is not None:
+            self.depth = max(0, self.depth - 1)
+
+
+_notices = _CompileNotices()
+_event.register("numba:compile", _notices)
+
+
+def compile_counts() -> dict:
+    """``{family: kernels compiled so far in this process}`` (cache loads
+    are not counted)."""
+    return dict(_notices.compiles)
+
+
+@contextlib.contextmanager
+def quiet_compiles():
+    """No compile notices inside (for callers that report progress themselves)."""
+    _notices.quiet += 1
+    try:
+        yield
+    finally:
+        _notices.quiet -= 1
+
+
 #: Elements per work chunk of the parallel kernels.  Chunks are fixed-size, so
 #: which element a chunk holds never depends on the number of threads.
 CHUNK = 1 << 14
@@ -45,8 +138,9 @@ def kernel_array(x, dtype=None):
     """``x`` as a writeable C-contiguous 1-d array for a kernel.
 
     Numba compiles a separate specialization for read-only arrays (numpy's
-    broadcast views and frozen tables are read-only); the big kernels take
-    tens of seconds to compile, so every kernel input goes through here."""
+    broadcast views, frozen tables and every QArray's codes are read-only);
+    the big kernels take tens of seconds to compile, so every kernel input
+    goes through here (a read-only input is copied)."""
     return np.require(x, dtype, ["C", "W"]).reshape(-1)
 
 

@@ -4,7 +4,15 @@ A QArray holds the codes a register would hold (``.bits``: the smallest
 unsigned numpy dtype that fits the format's width, or an object array of
 Python ints for formats wider than 64 bits) and the format (``.fmt``).
 Shape operations (indexing, slicing, reshape, transpose, concatenate) move
-codes and keep the format; nothing is rounded.  ``np.asarray(q)`` and
+codes and keep the format; nothing is rounded.
+
+The codes are read-only: ``q.bits`` is a read-only view (``q.bits[0] = 255``
+raises numpy's "assignment destination is read-only", and so does writing
+through ``q.bits.view(...)``), so a QArray never holds a code its format
+does not have.  New codes go through :meth:`QArray.from_bits` (or
+:func:`fxsim.from_bits`), which checks every one; ``q[i] = other`` takes a
+QArray of the same format and gives ``q`` a new code array (arrays made
+from ``q`` earlier keep the old codes).  ``np.asarray(q)`` and
 ``q.to_float()`` decode to float64 (exact for every preset); comparisons
 compare exact values.  Arithmetic operators call ``fxsim.ops`` (see there
 for what is exact and what is rounded).
@@ -71,7 +79,9 @@ class QArray:
     Attributes
     ----------
     bits : numpy.ndarray
-        The codes (uint8/16/32/64, or Python ints beyond 64 bits).
+        The codes (uint8/16/32/64, or Python ints beyond 64 bits), as a
+        read-only view: copy it (``q.bits.copy()``) to change codes, and
+        make a new QArray of them with :meth:`from_bits`.
     fmt : FixedFormat or FloatFormat
     """
 
@@ -79,24 +89,45 @@ class QArray:
     __array_priority__ = 1000  # numpy operators defer to QArray's
     __hash__ = None
 
-    def __init__(self, bits, fmt):
+    def __init__(self, bits, fmt, *, _what="QArray"):
         fmt = _formats.format(fmt)
-        self._bits = _check_bits(bits, fmt, "QArray")
+        codes = _check_bits(bits, fmt, _what)  # always a new array
+        codes.flags.writeable = False
+        self._bits = codes
         self._fmt = fmt
 
     @classmethod
+    def from_bits(cls, bits, fmt) -> QArray:
+        """A QArray of a copy of the codes ``bits`` in ``fmt``, after checking
+        that every code is an integer in ``[0, 2**fmt.width)``: a ValueError
+        names the format and the index of the first code that is not."""
+        return cls(bits, fmt, _what="from_bits")
+
+    @classmethod
     def _wrap(cls, bits, fmt):
-        """A QArray around codes known to be valid (no copy, no check)."""
+        """A QArray around codes known to be valid (no copy, no check).
+
+        The QArray takes ``bits`` over: it becomes read-only, so the caller
+        must not hold on to it (or to a writeable array it is a view of) to
+        write into later."""
         q = object.__new__(cls)
         dtype = bits_dtype(fmt)
-        q._bits = bits if bits.dtype == dtype else bits.astype(dtype)
+        if bits.dtype != dtype:
+            bits = bits.astype(dtype)
+        bits.flags.writeable = False
+        q._bits = bits
         q._fmt = fmt
         return q
+
+    def __reduce__(self):
+        # unpickled numpy arrays are writeable: freeze the codes again
+        return _rebuild, (self._bits, self._fmt)
 
     # ------------------------------------------------------------ data
     @property
     def bits(self) -> np.ndarray:
-        return self._bits
+        """The codes, read-only (a view: its flag cannot be turned back on)."""
+        return self._bits.view()
 
     @property
     def fmt(self):
@@ -140,7 +171,10 @@ class QArray:
         if not isinstance(value, QArray) or value.fmt != self._fmt:
             raise ValueError(f"QArray of format {self._fmt.name}: assign a QArray of the same "
                              f"format (use fxsim.cast or fxsim.asarray(x, fmt) to round into it)")
-        self._bits[index] = value.bits
+        codes = self._bits.copy()  # the old array may be shared with other QArrays
+        codes[index] = value._bits
+        codes.flags.writeable = False
+        self._bits = codes
 
     def __iter__(self):
         for i in range(len(self)):
@@ -289,9 +323,14 @@ def _exact_numbers(x):
     return out[()] if out.ndim == 0 else out
 
 
+def _rebuild(bits, fmt) -> QArray:
+    return QArray._wrap(np.array(bits, copy=True), fmt)
+
+
 def from_bits(bits, fmt) -> QArray:
-    """A QArray of the codes ``bits`` (integers in ``[0, 2**width)``) in ``fmt``."""
-    return QArray(bits, fmt)
+    """A QArray of the codes ``bits`` (integers in ``[0, 2**width)``) in ``fmt``
+    (a copy, checked: see :meth:`QArray.from_bits`)."""
+    return QArray.from_bits(bits, fmt)
 
 
 def asarray(x, fmt=None, rounding="nearest_even", overflow=None, *, rng=None, random=None,
@@ -316,7 +355,8 @@ def asarray(x, fmt=None, rounding="nearest_even", overflow=None, *, rng=None, ra
             raise ValueError(f"asarray: give a format for values of dtype {arr.dtype} "
                              "(e.g. fxsim.asarray(x, 'float8_e4m3fn'))")
         view, fmt = source
-        return QArray._wrap(np.ascontiguousarray(arr).view(view), fmt)
+        # a copy: the QArray must not change when the caller writes into x
+        return QArray._wrap(np.array(arr, order="C", copy=True).view(view), fmt)
     fmt = _formats.format(fmt)
     bits = codec.encode(x, fmt, rounding, overflow, rng=rng, random=random,
                         random_bits=random_bits)

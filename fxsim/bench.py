@@ -2,14 +2,19 @@
 
 Every row times fxsim and a baseline doing the same job on the same data and
 prints both rates and their ratio (baseline time / fxsim time: above 1 means
-fxsim is faster), next to the target the issue set.  Each time is the best
-of ``repeat`` runs after one warm-up run (which compiles or loads the
-kernels).  Baselines from peers (ml_dtypes, APyTypes) appear when those are
-installed; slow baselines run on a slice of the data and are compared by
-rate (elements per second).
+fxsim is faster).  Each time is the best of ``repeat`` runs after one
+warm-up run (which compiles or loads the kernels).  Baselines from peers
+(ml_dtypes, APyTypes) appear when those are installed; slow baselines run
+on a slice of the data and are compared by rate (elements per second).
+``targets=True`` (``fxsim bench --targets``) adds the ratios the project's
+issues set as goals and whether this machine meets them.
+
+A row's data is built only when the row runs, so ``only=`` (``--only``)
+selects rows without building anything for the others.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import subprocess
@@ -20,16 +25,24 @@ from typing import Callable
 
 import numpy as np
 
+#: the last row: a fresh interpreter importing fxsim and encoding once
+STARTUP = "startup: import fxsim + first encode"
+_STARTUP_BASELINE = 'python -c "import numpy" (for scale)'
+_STARTUP_TARGET = 0.5  # seconds
+
 
 @dataclass
 class Row:
     name: str
-    kernel: Callable[[], object]
     baseline_name: str
-    baseline: Callable[[], object] | None  # None: the peer is not installed
+    make: Callable[[], tuple[Callable[[], object], Callable[[], object] | None]]
+    """builds the row's data; returns (fxsim kernel, baseline or None if its peer is not installed)"""
     elements: int
     baseline_elements: int
-    target: float | None  # the ratio the issue asks for
+    target: float | None  # the ratio the project's issues ask for (shown with --targets)
+
+    def matches(self, only: str | None) -> bool:
+        return not only or only in self.name or only in self.baseline_name
 
 
 def _best(fn, repeat: int) -> float:
@@ -49,46 +62,61 @@ def _peer(name):
         return None
 
 
+def _rng(*key):
+    return np.random.default_rng([0, *key])
+
+
 def rows(size: int) -> list[Row]:
+    """Every row, cheaply: data is built by ``row.make()``."""
     import fxsim
 
-    rng = np.random.default_rng(0)
-    x64 = rng.normal(0, 64, size)
-    x32 = rng.normal(0, 100, size).astype(np.float32)
     s16_8 = fxsim.FixedFormat(16, 8)
     e4m3 = fxsim.formats.float8_e4m3fn
-    codes = fxsim.encode(x32, e4m3)
     ml = _peer("ml_dtypes")
     apy = _peer("apytypes")
     small = min(size, 1_000_000)
 
-    out = [Row("encode f64 -> s16.8 nearest_even saturate",
-               lambda: fxsim.encode(x64, s16_8, "nearest_even", "saturate"),
-               "numpy clip(rint(x*256))", lambda: np.clip(np.rint(x64 * 256), -32768, 32767),
-               size, size, 5.0)]
-    if apy is not None:
-        x_small = x64[:small]
+    x64 = functools.cache(lambda: _rng(1).normal(0, 64, size))
+    x32 = functools.cache(lambda: _rng(2).normal(0, 100, size).astype(np.float32))
+    codes = functools.cache(lambda: fxsim.encode(x32(), e4m3))
+
+    def encode_s16_8(x):
+        return lambda: fxsim.encode(x, s16_8, "nearest_even", "saturate")
+
+    def numpy_encode():
+        x = x64()
+        return encode_s16_8(x), lambda: np.clip(np.rint(x * 256), -32768, 32767)
+
+    def apy_encode():
+        x = x64()
+        if apy is None:
+            return encode_s16_8(x), None
+        x_small = x[:small]
 
         def apy_recipe():
             a = apy.APyFixedArray.from_array(x_small, int_bits=24, frac_bits=64)
             return a.cast(int_bits=8, frac_bits=8, quantization=apy.QuantizationMode.RND_CONV,
                           overflow=apy.OverflowMode.SAT)
-        apy_row = apy_recipe
-    else:
-        apy_row = None
-    out.append(Row("encode f64 -> s16.8 nearest_even saturate",
-                   lambda: fxsim.encode(x64, s16_8, "nearest_even", "saturate"),
-                   "APyTypes from_array + cast(RND_CONV, SAT)", apy_row, size, small, 100.0))
-    out.append(Row("encode f32 -> float8_e4m3fn", lambda: fxsim.encode(x32, e4m3),
-                   "ml_dtypes astype", (lambda: x32.astype(ml.float8_e4m3fn)) if ml else None,
-                   size, size, 5.0))
-    if ml is not None:
-        ml_codes = codes.astype(np.uint8).view(ml.float8_e4m3fn)
-    out.append(Row("decode float8_e4m3fn -> f64", lambda: fxsim.decode(codes, e4m3),
-                   "ml_dtypes astype(float64)",
-                   (lambda: ml_codes.astype(np.float64)) if ml else None, size, size, 1.0))
-    out += _op_rows(fxsim, rng, ml, apy, min(size, 1_000_000))
-    out += _kernel_rows(fxsim, rng, apy)
+        return encode_s16_8(x), apy_recipe
+
+    def ml_encode():
+        x = x32()
+        return (lambda: fxsim.encode(x, e4m3)), ((lambda: x.astype(ml.float8_e4m3fn)) if ml else None)
+
+    def ml_decode():
+        c = codes()
+        if ml is None:
+            return (lambda: fxsim.decode(c, e4m3)), None
+        ml_codes = c.astype(np.uint8).view(ml.float8_e4m3fn)
+        return (lambda: fxsim.decode(c, e4m3)), (lambda: ml_codes.astype(np.float64))
+
+    name = "encode f64 -> s16.8 nearest_even saturate"
+    out = [Row(name, "numpy clip(rint(x*256))", numpy_encode, size, size, 5.0),
+           Row(name, "APyTypes from_array + cast(RND_CONV, SAT)", apy_encode, size, small, 100.0),
+           Row("encode f32 -> float8_e4m3fn", "ml_dtypes astype", ml_encode, size, size, 5.0),
+           Row("decode float8_e4m3fn -> f64", "ml_dtypes astype(float64)", ml_decode, size, size, 1.0)]
+    out += _op_rows(fxsim, ml, apy, min(size, 1_000_000))
+    out += _kernel_rows(fxsim, apy)
     return out
 
 
@@ -117,70 +145,94 @@ def _apy_e4m3_matmul(apy, xa, xb, m, acc_man_bits):
     return run
 
 
-def _kernel_rows(fxsim, rng, apy) -> list[Row]:
+def _kernel_rows(fxsim, apy) -> list[Row]:
     """GEMM and convolution kernels (issue 4's targets); elements are
     multiply-accumulates, so slices of slow baselines compare by rate."""
     out = []
-    n = 2048
-    a, b = rng.standard_normal((n, n)).astype(np.float32), rng.standard_normal((n, n)).astype(np.float32)
-    pa, pb = fxsim.binary.pack(a), fxsim.binary.pack(b, axis=-2)
-    out.append(Row("binary matmul 2048^3, packed (XOR-popcount)", lambda: fxsim.binary.matmul(pa, pb),
-                   "numpy float32 matmul 2048^3", lambda: a @ b, n**3, n**3, 10.0))
+
+    def binary_matmul():
+        n = 2048
+        rng = _rng(10)
+        a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+        pa, pb = fxsim.binary.pack(a), fxsim.binary.pack(b, axis=-2)
+        return (lambda: fxsim.binary.matmul(pa, pb)), (lambda: a @ b)
+    out.append(Row("binary matmul 2048^3, packed (XOR-popcount)", "numpy float32 matmul 2048^3",
+                   binary_matmul, 2048**3, 2048**3, 10.0))
+
+    i8 = functools.cache(lambda: tuple(_rng(11, i).integers(-128, 128, (1024, 1024)).astype(np.int8)
+                                       for i in range(2)))
+    q8 = functools.cache(lambda: tuple(fxsim.asarray(a) for a in i8()))
+
+    def int8_float32():
+        (qa, qb), (fa, fb) = q8(), (a.astype(np.float32) for a in i8())
+        return (lambda: fxsim.matmul(qa, qb)), (lambda: fa @ fb)
+
+    def int8_int32():
+        (qa, qb), (ia, ib) = q8(), (a[:512, :512].astype(np.int32) for a in i8())
+        return (lambda: fxsim.matmul(qa, qb)), (lambda: ia @ ib)
+
+    def int8_saturating():
+        sa, sb = (fxsim.asarray(a[:256, :256]) for a in i8())
+        ja, jb = (a[:256, :256].astype(np.int32) for a in i8())
+        return (lambda: fxsim.matmul(sa, sb, acc="s16.0", overflow="saturate")), (lambda: ja @ jb)
 
     n = 1024
-    i8a, i8b = (rng.integers(-128, 128, (n, n)).astype(np.int8) for _ in range(2))
-    qa, qb = fxsim.asarray(i8a), fxsim.asarray(i8b)
-    fa, fb = i8a.astype(np.float32), i8b.astype(np.float32)
-    out.append(Row("int8 x int8 matmul 1024^3, exact", lambda: fxsim.matmul(qa, qb),
-                   "numpy float32 matmul, same values", lambda: fa @ fb, n**3, n**3, 1.0))
-    m = 512
-    ia, ib = i8a[:m, :m].astype(np.int32), i8b[:m, :m].astype(np.int32)
-    out.append(Row("int8 x int8 matmul 1024^3, exact", lambda: fxsim.matmul(qa, qb),
-                   "numpy int32 matmul (512^3 slice)", lambda: ia @ ib, n**3, m**3, 100.0))
+    out.append(Row("int8 x int8 matmul 1024^3, exact", "numpy float32 matmul, same values",
+                   int8_float32, n**3, n**3, 1.0))
+    out.append(Row("int8 x int8 matmul 1024^3, exact", "numpy int32 matmul (512^3 slice)",
+                   int8_int32, n**3, 512**3, 100.0))
+    out.append(Row("int8 matmul 256^3, saturating s16.0 acc", "numpy int32 matmul 256^3",
+                   int8_saturating, 256**3, 256**3, 10.0))
 
-    n = 256
-    sa, sb = fxsim.asarray(i8a[:n, :n]), fxsim.asarray(i8b[:n, :n])
-    ja, jb = i8a[:n, :n].astype(np.int32), i8b[:n, :n].astype(np.int32)
-    out.append(Row("int8 matmul 256^3, saturating s16.0 acc",
-                   lambda: fxsim.matmul(sa, sb, acc="s16.0", overflow="saturate"),
-                   "numpy int32 matmul 256^3", lambda: ja @ jb, n**3, n**3, 10.0))
-
-    n, m = 512, 128
     e4m3 = fxsim.formats.float8_e4m3fn
-    xa, xb = (fxsim.asarray(rng.standard_normal((n, n)), e4m3) for _ in range(2))
+    x8 = functools.cache(lambda: tuple(fxsim.asarray(_rng(12, i).standard_normal((512, 512)), e4m3)
+                                       for i in range(2)))
+
+    def e4m3_float32():
+        xa, xb = x8()
+        return (lambda: fxsim.matmul(xa, xb, acc="float32")), _apy_e4m3_matmul(apy, xa, xb, 128, 23)
+
+    def e4m3_bfloat16():
+        xa, xb = x8()
+        xa128, xb128 = xa[:128, :128], xb[:128, :128]
+        return ((lambda: fxsim.matmul(xa128, xb128, acc=fxsim.formats.bfloat16)),
+                _apy_e4m3_matmul(apy, xa, xb, 64, 7))
+
     out.append(Row("e4m3fn matmul 512^3, sequential float32 acc",
-                   lambda: fxsim.matmul(xa, xb, acc="float32"),
-                   "APyFloatArray @, float32 acc ctx (128^3)", _apy_e4m3_matmul(apy, xa, xb, m, 23),
-                   n**3, m**3, 20.0))
-    n, m = 128, 64
-    xa128, xb128 = xa[:n, :n], xb[:n, :n]
+                   "APyFloatArray @, float32 acc ctx (128^3)", e4m3_float32, 512**3, 128**3, 20.0))
     out.append(Row("e4m3fn matmul 128^3, sequential bfloat16 acc",
-                   lambda: fxsim.matmul(xa128, xb128, acc=fxsim.formats.bfloat16),
-                   "APyFloatArray @, bfloat16 acc ctx (64^3)", _apy_e4m3_matmul(apy, xa, xb, m, 7),
-                   n**3, m**3, None))
+                   "APyFloatArray @, bfloat16 acc ctx (64^3)", e4m3_bfloat16, 128**3, 64**3, None))
 
     m, k, n = 512, 2048, 512
-    pixels = rng.integers(0, 256, (m, k))
-    wsign = rng.standard_normal((k, n)).astype(np.float32)
-    packed = fxsim.binary.pack(wsign, axis=-2)
-    pf, wf = pixels.astype(np.float32), np.where(wsign < 0, -1, 1).astype(np.float32)
-    out.append(Row("bit-serial 8-bit x binary matmul 512x2048x512",
-                   lambda: fxsim.binary.bitserial_matmul(pixels, packed, 8, a_signed=False),
-                   "numpy float32 matmul, same values", lambda: pf @ wf, m * k * n, m * k * n, None))
 
-    xi = rng.integers(-128, 128, (8, 64, 28, 28)).astype(np.int8)
-    wi = rng.integers(-128, 128, (64, 64, 3, 3)).astype(np.int8)
-    xif, wif = xi.astype(np.float32), wi.astype(np.float32)
+    def bitserial():
+        rng = _rng(13)
+        pixels = rng.integers(0, 256, (m, k))
+        wsign = rng.standard_normal((k, n)).astype(np.float32)
+        packed = fxsim.binary.pack(wsign, axis=-2)
+        pf, wf = pixels.astype(np.float32), np.where(wsign < 0, -1, 1).astype(np.float32)
+        return (lambda: fxsim.binary.bitserial_matmul(pixels, packed, 8, a_signed=False)), (lambda: pf @ wf)
+    out.append(Row("bit-serial 8-bit x binary matmul 512x2048x512", "numpy float32 matmul, same values",
+                   bitserial, m * k * n, m * k * n, None))
+
+    def int8_conv():
+        rng = _rng(14)
+        xi = rng.integers(-128, 128, (8, 64, 28, 28)).astype(np.int8)
+        wi = rng.integers(-128, 128, (64, 64, 3, 3)).astype(np.int8)
+        xif, wif = xi.astype(np.float32), wi.astype(np.float32)
+        return (lambda: fxsim.conv2d(xi, wi, padding=1)), (lambda: _im2col_conv(xif, wif))
     macs = 8 * 64 * 28 * 28 * 64 * 9
-    out.append(Row("int8 conv2d 8x64x28x28, 64 3x3, pad 1, exact",
-                   lambda: fxsim.conv2d(xi, wi, padding=1),
-                   "float32 im2col + numpy matmul", lambda: _im2col_conv(xif, wif), macs, macs, None))
+    out.append(Row("int8 conv2d 8x64x28x28, 64 3x3, pad 1, exact", "float32 im2col + numpy matmul",
+                   int8_conv, macs, macs, None))
 
-    x = rng.standard_normal((8, 256, 28, 28)).astype(np.float32)
-    w = rng.standard_normal((256, 256, 3, 3)).astype(np.float32)
+    def binary_conv():
+        rng = _rng(15)
+        x = rng.standard_normal((8, 256, 28, 28)).astype(np.float32)
+        w = rng.standard_normal((256, 256, 3, 3)).astype(np.float32)
+        return (lambda: fxsim.binary.conv2d(x, w, padding=1)), (lambda: _im2col_conv(x, w))
     macs = 8 * 256 * 28 * 28 * 256 * 9
-    out.append(Row("binary conv2d 8x256x28x28, 256 3x3, pad 1", lambda: fxsim.binary.conv2d(x, w, padding=1),
-                   "float32 im2col + numpy matmul", lambda: _im2col_conv(x, w), macs, macs, 5.0))
+    out.append(Row("binary conv2d 8x256x28x28, 256 3x3, pad 1", "float32 im2col + numpy matmul",
+                   binary_conv, macs, macs, 5.0))
     return out
 
 
@@ -189,48 +241,59 @@ def _quiet_divide(u, v):
         return u / v
 
 
-def _op_rows(fxsim, rng, ml, apy, n) -> list[Row]:
+def _op_rows(fxsim, ml, apy, n) -> list[Row]:
     """Elementwise operations on n-element arrays (issue 3's targets)."""
-    x, y = rng.normal(0, 16, n), rng.normal(0, 16, n)
     e4m3 = fxsim.formats.float8_e4m3fn
-    a8, b8 = fxsim.asarray(x, e4m3), fxsim.asarray(y, e4m3)
+    s16_8 = fxsim.FixedFormat(16, 8)
+    xy = functools.cache(lambda: (_rng(20).normal(0, 16, n), _rng(21).normal(0, 16, n)))
+    e8 = functools.cache(lambda: tuple(fxsim.asarray(v, e4m3) for v in xy()))
     out = []
     for sym, op in (("+", fxsim.add), ("*", fxsim.multiply)):
-        name = f"float8_e4m3fn {op.__name__} (correctly rounded)"
-        if ml is not None:
+        def ml_op(op=op, sym=sym):
+            a8, b8 = e8()
+            if ml is None:
+                return (lambda: op(a8, b8)), None
             ma, mb = (q.bits.view(ml.float8_e4m3fn) for q in (a8, b8))
-            base = (lambda ma=ma, mb=mb, sym=sym: ma + mb if sym == "+" else ma * mb)
-        else:
-            base = None
-        out.append(Row(name, lambda op=op: op(a8, b8), f"ml_dtypes float8_e4m3fn {sym}", base,
-                       n, n, 5.0))
-        if apy is not None:
-            pa = apy.APyFloatArray.from_float(a8.to_float(), exp_bits=4, man_bits=3)
-            pb = apy.APyFloatArray.from_float(b8.to_float(), exp_bits=4, man_bits=3)
-            base = (lambda pa=pa, pb=pb, sym=sym: pa + pb if sym == "+" else pa * pb)
-        else:
-            base = None
-        out.append(Row(name, lambda op=op: op(a8, b8), f"APyFloatArray(4, 3) {sym}", base, n, n, 5.0))
-    s16_8 = fxsim.FixedFormat(16, 8)
-    fa, fb = fxsim.asarray(x, s16_8), fxsim.asarray(y, s16_8)
-    if apy is not None:
-        pa = apy.APyFixedArray.from_float(fa.to_float(), int_bits=8, frac_bits=8)
-        pb = apy.APyFixedArray.from_float(fb.to_float(), int_bits=8, frac_bits=8)
-        base = lambda: pa * pb  # noqa: E731
-    else:
-        base = None
-    out.append(Row("s16.8 * s16.8 exact (-> s32.16)", lambda: fa * fb, "APyFixedArray *", base,
-                   n, n, 1.0))
+            return (lambda: op(a8, b8)), (lambda: ma + mb if sym == "+" else ma * mb)
+
+        def apy_op(op=op, sym=sym):
+            a8, b8 = e8()
+            if apy is None:
+                return (lambda: op(a8, b8)), None
+            pa, pb = (apy.APyFloatArray.from_float(q.to_float(), exp_bits=4, man_bits=3) for q in (a8, b8))
+            return (lambda: op(a8, b8)), (lambda: pa + pb if sym == "+" else pa * pb)
+
+        name = f"float8_e4m3fn {op.__name__} (correctly rounded)"
+        out.append(Row(name, f"ml_dtypes float8_e4m3fn {sym}", ml_op, n, n, 5.0))
+        out.append(Row(name, f"APyFloatArray(4, 3) {sym}", apy_op, n, n, 5.0))
+
+    def fixed_mul():
+        fa, fb = (fxsim.asarray(v, s16_8) for v in xy())
+        if apy is None:
+            return (lambda: fa * fb), None
+        pa, pb = (apy.APyFixedArray.from_float(q.to_float(), int_bits=8, frac_bits=8) for q in (fa, fb))
+        return (lambda: fa * fb), (lambda: pa * pb)
+    out.append(Row("s16.8 * s16.8 exact (-> s32.16)", "APyFixedArray *", fixed_mul, n, n, 1.0))
+
     for name in ("float16", "float32"):
-        dtype = np.dtype(name)
-        u, v = x.astype(dtype), np.abs(y).astype(dtype)
-        qu, qv = fxsim.asarray(u), fxsim.asarray(v)
-        for label, fx, base in (
-                ("add", lambda qu=qu, qv=qv: qu + qv, lambda u=u, v=v: u + v),
-                ("div", lambda qu=qu, qv=qv: qu / qv, lambda u=u, v=v: _quiet_divide(u, v)),
-                ("sqrt", lambda qv=qv: fxsim.sqrt(qv), lambda v=v: np.sqrt(v))):
-            out.append(Row(f"{name} {label} (correctly rounded)", fx, f"numpy {name} {label}",
-                           base, n, n, None))
+        def operands(dtype=np.dtype(name)):
+            x, y = xy()
+            u, v = x.astype(dtype), np.abs(y).astype(dtype)
+            return u, v, fxsim.asarray(u), fxsim.asarray(v)
+
+        def add(operands=operands):
+            u, v, qu, qv = operands()
+            return (lambda: qu + qv), (lambda: u + v)
+
+        def div(operands=operands):
+            u, v, qu, qv = operands()
+            return (lambda: qu / qv), (lambda: _quiet_divide(u, v))
+
+        def sqrt(operands=operands):
+            _, v, _, qv = operands()
+            return (lambda: fxsim.sqrt(qv)), (lambda: np.sqrt(v))
+        for label, make in (("add", add), ("div", div), ("sqrt", sqrt)):
+            out.append(Row(f"{name} {label} (correctly rounded)", f"numpy {name} {label}", make, n, n, None))
     return out
 
 
@@ -257,31 +320,56 @@ def _python_startup_seconds() -> float:
     return best
 
 
-def run(size: int = 10_000_000, only: str | None = None, repeat: int = 5) -> int:
+def list_rows(size: int = 10_000_000) -> int:
+    """Print every row's kernel and baseline (nothing is built or timed)."""
+    print(f"{'kernel':44} baseline")
+    for row in rows(size):
+        print(f"{row.name:44} {row.baseline_name}")
+    print(f"{STARTUP:44} {_STARTUP_BASELINE}")
+    return 0
+
+
+def run(size: int = 10_000_000, only: str | None = None, repeat: int = 5,
+        targets: bool = False) -> int:
+    """Time the rows whose kernel or baseline name contains ``only`` (all
+    by default); ``targets`` adds the project's goals and verdicts."""
+    if size < 1:
+        raise ValueError(f"size must be at least 1 element, got {size}")
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    chosen = [row for row in rows(size) if row.matches(only)]
+    startup = not only or only in STARTUP or only in _STARTUP_BASELINE
+    if not chosen and not startup:
+        raise ValueError(f"no row's kernel or baseline name contains {only!r}; `fxsim bench --list` "
+                         "shows the rows (e.g. --only e4m3fn, --only matmul, --only startup)")
     print(f"fxsim bench: {size:,} elements, best of {repeat} after a warm-up; "
           f"ratio = baseline time / fxsim time per element (>1: fxsim faster); "
           f"{os.cpu_count()} CPUs")
-    header = f"{'kernel':44} {'fxsim Melem/s':>13}  {'baseline':42} {'Melem/s':>8}  {'ratio':>7}  target"
+    header = f"{'kernel':44} {'fxsim Melem/s':>13}  {'baseline':42} {'Melem/s':>8}  {'ratio':>7}"
+    if targets:
+        header += "  target"
     print(header)
     print("-" * len(header))
-    for row in rows(size):
-        if only and only not in row.name and only not in row.baseline_name:
-            continue
-        t = _best(row.kernel, repeat)
+    for row in chosen:
+        kernel, baseline = row.make()
+        t = _best(kernel, repeat)
         rate = row.elements / t / 1e6
-        if row.baseline is None:
+        if baseline is None:
             print(f"{row.name:44} {rate:13.1f}  {row.baseline_name:42} {'(not installed)':>8}")
             continue
-        tb = _best(row.baseline, repeat)
+        tb = _best(baseline, repeat)
         base_rate = row.baseline_elements / tb / 1e6
         ratio = rate / base_rate
-        target = f">= {row.target:g}x {'met' if ratio >= row.target else 'NOT met'}" if row.target else ""
-        print(f"{row.name:44} {rate:13.1f}  {row.baseline_name:42} {base_rate:8.1f}  {ratio:6.2f}x  {target}")
-    if not only or "startup" in only:
+        line = f"{row.name:44} {rate:13.1f}  {row.baseline_name:42} {base_rate:8.1f}  {ratio:6.2f}x"
+        if targets and row.target:
+            line += f"  >= {row.target:g}x {'met' if ratio >= row.target else 'NOT met'}"
+        print(line)
+    if startup:
         seconds = _startup_seconds()
         bare = _python_startup_seconds()
-        label = 'python -c "import numpy" (for scale)'
-        print(f"{'startup: import fxsim + first encode':44} {seconds:12.3f}s  "
-              f"{label:42} {bare:7.3f}s  "
-              f"target < 0.5 s {'met' if seconds < 0.5 else 'NOT met'}")
+        line = f"{STARTUP:44} {seconds:12.3f}s  {_STARTUP_BASELINE:42} {bare:7.3f}s"
+        if targets:
+            line += (f"           < {_STARTUP_TARGET:g} s "
+                     f"{'met' if seconds < _STARTUP_TARGET else 'NOT met'}")
+        print(line)
     return 0

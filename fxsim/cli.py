@@ -1,14 +1,115 @@
 """The ``fxsim`` command: teach, list, benchmark, demonstrate.
 
-Argument parsing only; the work happens in the modules it calls.
+Argument parsing only; the work happens in the modules it calls.  Every
+expected failure (a missing or unreadable file, an unwritable --out, a bad
+value, format or mode, a missing optional dependency, an unreachable
+scheduler, a closed pipe, Ctrl-C) is turned into one line on stderr by
+:func:`main`, in one place: exit status 2 (130 on Ctrl-C), no traceback.
 """
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 
 from . import formats as _formats
 from .modes import Overflow, Rounding
+
+
+class CommandError(Exception):
+    """An expected failure; :func:`main` prints its message and exits with status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (``fxsim bench: argument --size: ...``), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _count(least: int):
+    """An argparse type: a whole number >= least."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+    parse.__name__ = f"whole number >= {least}"
+    return parse
+
+
+_positive, _nonnegative = _count(1), _count(0)
+
+
+def _input_file(path: str, what: str) -> str:
+    """Check that ``path`` is a readable file before any work is done."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise CommandError(f"cannot read {what} {path!r}: no such file (check the path)") from None
+    except NotADirectoryError:
+        raise CommandError(f"cannot read {what} {path!r}: a part of the path is a file, "
+                           "not a directory (check the path)") from None
+    except PermissionError:
+        raise CommandError(f"cannot read {what} {path!r}: permission denied on its directory") from None
+    if stat.S_ISDIR(mode):
+        raise CommandError(f"cannot read {what} {path!r}: it is a directory; give a file")
+    if not os.access(path, os.R_OK):
+        raise CommandError(f"cannot read {what} {path!r}: permission denied "
+                           "(check the file's permissions)")
+    return path
+
+
+def _out_dir(path: str) -> str:
+    """Create --out (and its parents) now, so that an unwritable path fails
+    before the work rather than after it."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except FileExistsError:
+        raise CommandError(f"cannot write into --out {path!r}: it is a file, not a directory; "
+                           "give a directory (it is created if missing)") from None
+    except NotADirectoryError:
+        parent = os.path.dirname(os.path.normpath(path))
+        while parent and not os.path.isfile(parent):
+            parent = os.path.dirname(parent)
+        where = f"{parent!r} is a file" if parent else "a part of the path is a file"
+        raise CommandError(f"cannot create --out {path!r}: {where}, not a directory; "
+                           "give a directory path") from None
+    except OSError as err:
+        raise CommandError(f"cannot create --out {path!r}: {err.strerror or err}; "
+                           "choose a directory you can write to") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CommandError(f"cannot write into --out {path!r}: permission denied; "
+                           "choose a directory you can write to")
+    return path
+
+
+def _read(reader, path: str, *args, **kwargs):
+    """``reader(path, ...)``, its complaints about the contents naming the file."""
+    import zipfile
+
+    try:
+        return reader(path, *args, **kwargs)
+    except UnicodeDecodeError as err:
+        raise CommandError(f"cannot read {path!r}: not a text file of codes or numbers (byte "
+                           f"0x{err.object[err.start]:02x} at offset {err.start} is not "
+                           f"{err.encoding})") from None
+    except (zipfile.BadZipFile, EOFError) as err:
+        raise CommandError(f"cannot read {path!r}: not a valid {os.path.splitext(path)[1] or 'data'} "
+                           f"file ({err or 'truncated'})") from None
+    except ValueError as err:
+        if "pickled" in str(err):  # numpy's guess for a file that is not .npy/.npz at all
+            raise CommandError(f"cannot read {path!r}: not a NumPy {os.path.splitext(path)[1]} file "
+                               "of numbers (or it holds Python objects, which fxsim does not load)") from None
+        if path not in str(err):
+            raise CommandError(f"cannot read {path!r}: {err}") from None
+        raise
 
 _FORMAT_HELP = ("a format: a preset (float8_e4m3fn, bfloat16, int8, ...), fixed point 'sW.F'/'uW.F' "
                 "(W bits, F after the point, e.g. s16.8), or a float 'eXmY[bB][fn|fnuz|fnu|finite][_nosub]' "
@@ -36,12 +137,15 @@ def _cmd_formats(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from .bench import run
-    return run(size=args.size, only=args.only, repeat=args.repeat)
+    from .bench import list_rows, run
+    if args.list:
+        return list_rows(args.size)
+    return run(size=args.size, only=args.only, repeat=args.repeat, targets=args.targets)
 
 
 def _cmd_demo(args) -> int:
     from .demo import run
+    _out_dir(args.out)
     return run(args.out, samples=args.samples, seed=args.seed)
 
 
@@ -50,32 +154,36 @@ def _cmd_tour(args) -> int:
     return run()
 
 
+def _cmd_warmup(args) -> int:
+    from .warmup import run
+    return run()
+
+
 _WRITERS = ("memh", "memb", "coe", "npz")
 
 
 def _cmd_vectors(args) -> int:
-    import os
-
     import numpy as np
 
     from . import io
     from .array import QArray
     from .codec import decode, encode
 
+    _input_file(args.input, "INPUT")
     fmt = _formats.format(args.format)
     kinds = [k.strip() for k in args.write.split(",") if k.strip()]
     bad = [k for k in kinds if k not in _WRITERS]
     if bad or not kinds:
         raise ValueError(f"--write: unknown kind {bad[0] if bad else args.write!r}; "
                          f"choose from {', '.join(_WRITERS)}")
-    values = io.read_values(args.input)
+    values = _read(io.read_values, args.input)
     rng = args.seed if Rounding(args.rounding).value.startswith("stochastic") else None
     if rng is None and args.seed is not None:
         raise ValueError(f"--seed is for the stochastic modes; rounding {args.rounding} draws no random bits")
     codes = encode(values, fmt, args.rounding, args.overflow, rng=rng)
     q = QArray(codes, fmt)
     name = args.name or os.path.splitext(os.path.basename(args.input))[0]
-    os.makedirs(args.out, exist_ok=True)
+    _out_dir(args.out)
     written = []
     for kind in kinds:
         path = os.path.join(args.out, f"{name}.{kind}")
@@ -103,11 +211,15 @@ def _cmd_vectors(args) -> int:
 def _cmd_diff(args) -> int:
     from . import io
 
+    _input_file(args.golden, "GOLDEN")
+    _input_file(args.dut, "DUT")
+    if args.format:
+        _formats.format(args.format)  # a bad --format is named as such, not as a file's fault
     # an .npz names its own format, which then also reads the other file
     first, second = (args.golden, args.dut) if args.golden.lower().endswith(".npz") or args.format \
         else (args.dut, args.golden)
-    a = io.read_codes(first, args.format, array=args.array)
-    b = io.read_codes(second, args.format or a.fmt, array=args.array)
+    a = _read(io.read_codes, first, args.format, array=args.array)
+    b = _read(io.read_codes, second, args.format or a.fmt, array=args.array)
     golden, dut = (a, b) if first == args.golden else (b, a)
     if golden.shape != dut.shape and golden.size == dut.size:
         # text files are flat: read them in the other file's shape
@@ -121,19 +233,29 @@ def _cmd_diff(args) -> int:
 
 
 def _cmd_analyze(args) -> int:
-    try:
-        from analysis.run import run_all
-    except ImportError as err:
-        raise ValueError("the studies live in the analysis/ package of an fxsim source checkout and need "
-                         "its extra: run `pip install -e '.[analysis]'` in the checkout "
-                         f"(or `make demo` once) ({err})") from None
+    import importlib
+
+    # the 'analysis' extra first, so that a missing one is named before any work
+    for module in ("dask", "matplotlib") + (("distributed",) if args.scheduler else ()):
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise ModuleNotFoundError(str(err), name=module) from None
+    from analysis.run import run_all, select
+    from analysis.sweep import check_scheduler
+
+    select(args.only)
+    check_scheduler(args.scheduler)
+    _out_dir(args.out)
     run_all(args.out, quick=args.quick, scheduler=args.scheduler, only=args.only,
             workers=args.workers)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from . import __version__
+
+    parser = _Parser(
         prog="fxsim",
         description="fxsim: bit-exact reference simulator of low-precision arithmetic. "
                     "Every result is the exact value rounded once into its format.",
@@ -145,8 +267,17 @@ def build_parser() -> argparse.ArgumentParser:
                "  fxsim diff vec/x.memh dut.memh -f e4m3fn       # first mismatching bits\n"
                "  fxsim demo                                     # a quantized CNN, golden vectors\n"
                "  fxsim analyze --quick                          # the numerical studies\n"
-               "  fxsim bench --size 1000000                     # kernels beside their baselines",
+               "  fxsim bench --size 1000000                     # kernels beside their baselines\n"
+               "  fxsim warmup                                   # compile the kernels once, up front\n"
+               "\n"
+               "Each command has its own help: fxsim COMMAND --help.\n"
+               "Exit status: 0 success; 1 `fxsim diff` found mismatches (or a demo check failed);\n"
+               "2 a usage error or bad input (a missing file, an unwritable --out, an unknown\n"
+               "format or mode, a missing optional package, ...), explained in one line on\n"
+               "stderr; 130 interrupted (Ctrl-C); 141 the output pipe closed early (| head).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"fxsim {__version__}",
+                        help="print fxsim's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("explain", help="show how one value is rounded into a format",
@@ -165,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "raise (fixed); ieee, saturate, nan, raise (float)")
     p.add_argument("--r", type=int, default=None,
                    help="the random integer a stochastic mode uses, in [0, 2**random-bits)")
-    p.add_argument("--random-bits", type=int, default=32, help="R, bits of randomness (default 32)")
+    p.add_argument("--random-bits", type=_positive, default=32, help="R, bits of randomness (default 32)")
     p.set_defaults(func=_cmd_explain)
 
     p = sub.add_parser("table", help="list every code of a small format",
@@ -180,10 +311,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="time the kernels beside their baselines",
                        description="Time each kernel and its baseline in the same run and print "
                                    "the ratio (baseline time / fxsim time: above 1 means fxsim is "
-                                   "faster). Peers (ml_dtypes, APyTypes) are used when installed.")
-    p.add_argument("--size", type=int, default=10_000_000, help="elements per array (default 1e7)")
-    p.add_argument("--repeat", type=int, default=5, help="best of this many runs (default 5)")
-    p.add_argument("--only", default=None, help="run only rows whose name contains this text")
+                                   "faster). Peers (ml_dtypes, APyTypes) are used when installed. "
+                                   "Timings depend on the machine and its load; compare ratios "
+                                   "from the same run.",
+                       epilog="Examples:\n"
+                              "  fxsim bench --list                        # the rows, without timing\n"
+                              "  fxsim bench --only e4m3fn --size 1000000  # rows naming e4m3fn\n"
+                              "  fxsim bench --only matmul --targets       # with the project's goals",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", type=_positive, default=10_000_000,
+                   help="elements per array of the elementwise rows (default 1e7)")
+    p.add_argument("--repeat", type=_positive, default=5, help="best of this many runs (default 5)")
+    p.add_argument("--only", default=None, metavar="TEXT",
+                   help="run only rows whose kernel or baseline name contains TEXT (see --list)")
+    p.add_argument("--list", action="store_true", help="list the rows' names and exit (nothing is timed)")
+    p.add_argument("--targets", action="store_true",
+                   help="also show the speed-ups the project aims for and whether this machine meets them")
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("vectors", help="encode numbers from a .npy/.csv file into golden vectors",
@@ -224,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", "-f", default=None,
                    help=_FORMAT_HELP + "; required unless both files are .npz")
     p.add_argument("--array", default=None, help="the array to compare in .npz files holding several")
-    p.add_argument("--limit", type=int, default=10, help="mismatches to list (default 10)")
+    p.add_argument("--limit", type=_nonnegative, default=10, help="mismatches to list (default 10)")
     p.set_defaults(func=_cmd_diff)
 
     p = sub.add_parser("analyze", help="run the numerical studies and write a report with figures",
@@ -245,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="a dask.distributed scheduler address (tcp://host:8786); default: "
                         "Dask's local multiprocessing scheduler")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=_positive, default=None,
                    help="local worker processes (default: one per core)")
     p.add_argument("--only", default=None, metavar="STUDY[,STUDY]",
                    help="run only these studies: range_bn, quant_noise, accumulation, integer_bn")
@@ -260,26 +403,104 @@ def build_parser() -> argparse.ArgumentParser:
                                    "integers and the float model, and write every layer's golden "
                                    "vectors (.memh per array, golden.npz + manifest.json) into --out.")
     p.add_argument("--out", default="demo-out", help="output directory (default demo-out)")
-    p.add_argument("--samples", type=int, default=256, help="sample images to run (default 256)")
+    p.add_argument("--samples", type=_positive, default=256, help="sample images to run (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and images (default 0)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("tour", help="a short tour of formats, rounding and arithmetic (for teaching)")
     p.set_defaults(func=_cmd_tour)
+
+    p = sub.add_parser("warmup", help="compile every kernel family once for this machine (with a progress "
+                                      "bar); later calls start fast",
+                       description="Compile every kernel family once for this machine and cache the "
+                                   "machine code (under ~/.cache/fxsim, or NUMBA_CACHE_DIR), with a "
+                                   "progress bar; later calls start fast. `make demo` and `make test` "
+                                   "run it first.")
+    p.set_defaults(func=_cmd_warmup)
     return parser
 
 
-def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+#: optional dependencies and the extra (setup.cfg) that installs them
+_EXTRAS = {"dask": "analysis", "distributed": "analysis", "matplotlib": "analysis",
+           "ml_dtypes": "peers", "apytypes": "peers", "gmpy2": "peers"}
+
+
+def _import_message(err: ImportError) -> str:
+    name = err.name or ""
+    top = name.split(".")[0]
+    if top in _EXTRAS:
+        extra = _EXTRAS[top]
+        return (f"needs the Python package {top!r}, which is not importable ({err}); install "
+                f"fxsim's {extra!r} extra: pip install 'fxsim[{extra}]' (in a source checkout: "
+                f"pip install -e '.[{extra}]')")
+    if top in ("fxsim", "analysis"):
+        return (f"this fxsim installation is incomplete ({err}); reinstall it (in a source "
+                "checkout: pip install -e '.[analysis]')")
+    return f"a package fxsim needs is not importable ({err}); install it, or reinstall fxsim"
+
+
+_OS_HINTS = {FileNotFoundError: "check the path", IsADirectoryError: "give a file, not a directory",
+             NotADirectoryError: "a part of the path is a file, not a directory",
+             PermissionError: "check the permissions, or choose another path"}
+
+
+def _os_message(err: OSError) -> str:
+    if err.strerror is None:  # raised with a message of its own
+        return str(err)
+    what = err.strerror
+    if err.filename is not None:
+        what = f"{err.filename!r}: {what}"
+        if getattr(err, "filename2", None) is not None:
+            what += f" (and {err.filename2!r})"
+    hint = _OS_HINTS.get(type(err)) or ("free some disk space" if err.errno == errno.ENOSPC else None)
+    return f"{what}; {hint}" if hint else what
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe (``fxsim table e4m3fn | head``): point stdout at
+    /dev/null, so that the interpreter's final flush does not complain."""
     try:
-        return args.func(args)
-    except (ValueError, OverflowError) as err:
-        print(f"fxsim {args.command}: {err}", file=sys.stderr)
-        return 2
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. captured by pytest)
+        pass
+
+
+def main(argv=None) -> int:
+    """Run one ``fxsim`` command; the exit status (0, 1 for `fxsim diff`
+    mismatches, 2 for any expected error, 130 on Ctrl-C, 141 on a closed pipe)."""
+    args = None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            code = 0
+        else:
+            code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 128 + 13  # as if killed by SIGPIPE, like other Unix tools
+    except KeyboardInterrupt:
+        message, code = "interrupted", 130
+    except CommandError as err:
+        message, code = str(err), 2
+    except ImportError as err:
+        message, code = _import_message(err), 2
+    except OSError as err:
+        message, code = _os_message(err), 2
+    except (ValueError, OverflowError, TypeError) as err:
+        message, code = str(err) or type(err).__name__, 2
+    command = getattr(args, "command", None)
+    prefix = f"fxsim {command}: " if command else "fxsim: "
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _quiet_stdout()
+    print(prefix + " ".join(message.split("\n")), file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -387,7 +387,7 @@ def test_rounding_mode_reaches_the_elements():
 
 def test_float64_is_rounded_once_not_through_float32():
     """-431.99999999999994 rounds to -416 in E4M3 directly; via float32 it would
-    become -432 and then -448 (DESIGN.md's ml_dtypes trap)."""
+    become -432 and then -448 (the trap of ml_dtypes <= 0.6 and torch 2.13)."""
     x = np.array([-431.99999999999994, 1.0])
     q = mx.quantize(x, "e4m3", block=2)
     assert q.scales.bits[0] == 127 and q.dequantize()[0] == -416.0

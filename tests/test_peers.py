@@ -86,14 +86,22 @@ def test_decode_matches_ml_dtypes(name):
     assert same_floats(fxsim.decode(codes, fmt), theirs).all()
 
 
-def test_float64_input_is_rounded_once_unlike_ml_dtypes():
-    """ml_dtypes casts float64 through float32: -431.99999999999994 becomes
-    -448 in E4M3FN.  fxsim rounds the float64 once: -416 (reference/ agrees)."""
+def test_float64_input_is_rounded_once(record_property):
+    """fxsim rounds float64 input once: -431.99999999999994 is -416 in E4M3FN
+    (reference/ agrees; -448 would be the double rounding through float32).
+
+    ml_dtypes is only reported here, never asserted: up to 0.6 it cast float64
+    through float32 and gave -448; 0.7.0 rounds once and gives -416 too.
+    (torch 2.13 still double-rounds float64 -> float8.)"""
     x = np.array([-431.99999999999994])
     fmt = fxsim.formats.float8_e4m3fn
     assert int(fxsim.encode(x, fmt)[0]) == ref_encode(x[0], fmt) == 0xFD
     assert fxsim.quantize(x, fmt)[0] == -416.0
-    assert x.astype(ml_dtypes.float8_e4m3fn).astype(np.float64)[0] == -448.0  # the trap itself
+    theirs = float(x.astype(ml_dtypes.float8_e4m3fn).astype(np.float64)[0])
+    record_property(f"ml_dtypes {ml_dtypes.__version__} float64 -> e4m3fn", theirs)
+    if theirs != -416.0:
+        warnings.warn(f"ml_dtypes {ml_dtypes.__version__} rounds float64 -431.99999999999994 to {theirs} "
+                      f"in float8_e4m3fn (double rounding through float32; fixed in 0.7.0)")
 
 
 APY_MODES = {

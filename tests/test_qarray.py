@@ -162,3 +162,92 @@ def test_error_names_the_values_of_broadcast_operands():
     with pytest.raises(OverflowError,
                        match=r"mul\(448 \(float8_e4m3fn\), 2 \(float8_e4m3fn\)\) at index \(1, 1\)"):
         fxsim.multiply(a, b, overflow="raise")
+
+
+# ------------------------------------------------------------ read-only codes
+def test_codes_are_read_only():
+    q = fxsim.asarray([0.5, 1.0, -2.0, 6.0], "float4_e2m1fn")
+    before = q.bits.tolist()
+    with pytest.raises(ValueError, match="read-only"):
+        q.bits[0] = 255
+    with pytest.raises(ValueError, match="read-only"):
+        q.bits.view(np.int8)[0] = -1
+    with pytest.raises(ValueError, match="read-only"):
+        q.bits.reshape(2, 2)[0, 0] = 15
+    with pytest.raises(ValueError, match="read-only"):
+        q.bits[...] |= 0xF0
+    with pytest.raises(ValueError):
+        q.bits.flags.writeable = True  # a view of read-only codes cannot be unlocked
+    with pytest.raises(ValueError, match="read-only"):
+        np.copyto(q.bits, 255)
+    for derived in (q[1:], q.reshape(2, 2), q.T, q.ravel(), q.copy(), q[np.array([0, 2])]):
+        with pytest.raises(ValueError, match="read-only"):
+            derived.bits.reshape(-1)[0] = 255
+    assert q.bits.tolist() == before
+    mine = q.bits.copy()  # a copy is the caller's own: writing it leaves q alone
+    mine[0] = 255
+    assert q.bits.tolist() == before
+    with pytest.raises(ValueError, match=r"from_bits: code 255 at index \(0,\).*float4_e2m1fn"):
+        fxsim.QArray.from_bits(mine, q.fmt)
+
+
+def test_from_bits_checks_the_width_and_copies():
+    codes = np.array([[1, 2], [3, 16]], np.uint8)
+    with pytest.raises(ValueError, match=r"code 16 at index \(1, 1\).*2\*\*4.*float4_e2m1fn"):
+        fxsim.QArray.from_bits(codes, "float4_e2m1fn")
+    with pytest.raises(ValueError, match=r"code 300 at index \(2,\).*float8_e4m3fn"):
+        fxsim.from_bits(np.array([0, 1, 300, 400], np.uint16), "float8_e4m3fn")
+    with pytest.raises(ValueError, match=r"code -1 at index \(0,\).*s8.4"):
+        fxsim.QArray.from_bits([-1], "s8.4")
+    codes[1, 1] = 15
+    q = fxsim.QArray.from_bits(codes, "float4_e2m1fn")
+    assert isinstance(q, fxsim.QArray) and q.bits.tolist() == [[1, 2], [3, 15]]
+    codes[0, 0] = 7  # the QArray holds its own copy
+    assert q.bits[0, 0] == 1
+    wide = fxsim.QArray.from_bits([1 << 99], "s100.0")
+    with pytest.raises(ValueError, match="read-only"):
+        wide.bits[0] = 1 << 100
+
+
+def test_numpy_input_is_copied():
+    x = np.array([1.0, 2.0], np.float16)
+    q = fxsim.asarray(x)  # no format: the float16 bit patterns themselves
+    x[0] = np.float16(np.inf)
+    assert q.to_float().tolist() == [1.0, 2.0]
+
+
+def test_setitem_makes_new_codes_and_shape_ops_still_work():
+    q = fxsim.asarray([1.0, 2.0, 3.0, 4.0], "float16")
+    view = q[:2]
+    q[1:3] = fxsim.asarray([-1.0, -2.0], "float16")
+    assert q.to_float().tolist() == [1.0, -1.0, -2.0, 4.0]
+    assert view.to_float().tolist() == [1.0, 2.0]  # made before: keeps the old codes
+    with pytest.raises(ValueError, match="read-only"):
+        q.bits[0] = 0
+    r = q.reshape(2, 2)
+    assert r.T.to_float().tolist() == [[1.0, -2.0], [-1.0, 4.0]]
+    assert (q + q).to_float().tolist() == [2.0, -2.0, -4.0, 8.0]
+    assert fxsim.concatenate([q, r.ravel()]).shape == (8,)
+
+
+def test_pickled_codes_stay_read_only():
+    import pickle
+    q = fxsim.asarray([[1.5, -2.0]], "float8_e4m3fn")
+    p = pickle.loads(pickle.dumps(q))
+    assert (p == q).all() and p.fmt == q.fmt
+    with pytest.raises(ValueError, match="read-only"):
+        p.bits[0, 0] = 255
+
+
+def test_files_are_written_from_read_only_codes(tmp_path):
+    q = fxsim.asarray(np.linspace(-3, 3, 6).reshape(2, 3), "float8_e4m3fn")
+    fxsim.io.write_memh(tmp_path / "q.memh", q)
+    back = fxsim.io.read_memh(tmp_path / "q.memh", q.fmt, shape=q.shape)
+    assert back.bits.tolist() == q.bits.tolist()
+    fxsim.io.write_npz(tmp_path / "q.npz", {"q": q})
+    arrays, _ = fxsim.io.read_npz(tmp_path / "q.npz")
+    assert arrays["q"].bits.tolist() == q.bits.tolist()
+    with pytest.raises(ValueError, match="read-only"):
+        arrays["q"].bits[0, 0] = 0
+    dut = fxsim.from_bits(q.bits ^ np.uint8([[0, 0, 4], [0, 0, 0]]), q.fmt)
+    assert "(0, 2)" in str(fxsim.io.diff(q, dut))
