@@ -12,7 +12,7 @@ Each study module has the same three names:
     Turns the task results (in the order of ``tasks``) into markdown,
     PNG figures written to ``out_dir`` and a dict of key numbers.
 
-``analysis.run.run_all`` runs every study's tasks as Dask tasks (on the
+``fxsim.studies.run.run_all`` runs every study's tasks as Dask tasks (on the
 local machine, or on a ``dask.distributed`` cluster), then summarizes each
 study and writes ``report.md`` and ``numbers.json``.
 """

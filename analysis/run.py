@@ -47,7 +47,7 @@ def run_all(out_dir="analysis-out", *, quick: bool = False, scheduler: str | Non
     check_scheduler(scheduler)  # an unreachable cluster fails in seconds, before any work
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    modules = {n: importlib.import_module(f"analysis.{n}") for n in names}
+    modules = {n: importlib.import_module(f"{__package__}.{n}") for n in names}
     plan = {n: m.tasks(quick) for n, m in modules.items()}
     every = [t for n in names for t in plan[n]]
     start = time.perf_counter()

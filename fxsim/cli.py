@@ -241,8 +241,8 @@ def _cmd_analyze(args) -> int:
             importlib.import_module(module)
         except ImportError as err:
             raise ModuleNotFoundError(str(err), name=module) from None
-    from analysis.run import run_all, select
-    from analysis.sweep import check_scheduler
+    from .studies.run import run_all, select
+    from .studies.sweep import check_scheduler
 
     select(args.only)
     check_scheduler(args.scheduler)
@@ -371,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_diff)
 
     p = sub.add_parser("analyze", help="run the numerical studies and write a report with figures",
-                       description="Run the studies of analysis/ (Range-BN scale correction, "
+                       description="Run the studies of fxsim.studies (analysis/ in the source; Range-BN scale correction, "
                                    "quantization noise, accumulation error, integer BN) as Dask "
                                    "tasks and write report.md, PNG figures and numbers.json into "
                                    "--out. Numbers are reproducible: every random draw is seeded "
@@ -433,7 +433,7 @@ def _import_message(err: ImportError) -> str:
         return (f"needs the Python package {top!r}, which is not importable ({err}); install "
                 f"fxsim's {extra!r} extra: pip install 'fxsim[{extra}]' (in a source checkout: "
                 f"pip install -e '.[{extra}]')")
-    if top in ("fxsim", "analysis"):
+    if top == "fxsim":
         return (f"this fxsim installation is incomplete ({err}); reinstall it (in a source "
                 "checkout: pip install -e '.[analysis]')")
     return f"a package fxsim needs is not importable ({err}); install it, or reinstall fxsim"

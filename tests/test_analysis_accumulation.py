@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fxsim
-from analysis import accumulation as A
+from fxsim.studies import accumulation as A
 
 
 def gamma(n, u):

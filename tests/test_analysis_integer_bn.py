@@ -10,7 +10,7 @@ import pytest
 from scipy import integrate
 from scipy.stats import norm
 
-from analysis import integer_bn as ib
+from fxsim.studies import integer_bn as ib
 from fxsim import nn
 import reference.bn as rb
 

@@ -13,7 +13,7 @@ import pytest
 from scipy import integrate, stats
 
 import fxsim
-from analysis import quant_noise as qn
+from fxsim.studies import quant_noise as qn
 
 WIDEN = 3.2905267314919255 / qn.Z95       # 99.9 % half-width from a 95 % one
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scipy import special
 
-from analysis import range_bn as rb
-from analysis.sweep import run_tasks
+from fxsim.studies import range_bn as rb
+from fxsim.studies.sweep import run_tasks
 from fxsim import nn
 
 

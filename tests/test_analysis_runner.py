@@ -10,9 +10,9 @@ pytest.importorskip("dask")
 pytest.importorskip("distributed")
 pytest.importorskip("matplotlib")
 
-from analysis import STUDIES  # noqa: E402
-from analysis.run import select  # noqa: E402
-from analysis.sweep import Progress, Task, run_tasks  # noqa: E402
+from fxsim.studies import STUDIES  # noqa: E402
+from fxsim.studies.run import select  # noqa: E402
+from fxsim.studies.sweep import Progress, Task, run_tasks  # noqa: E402
 from fxsim.cli import main  # noqa: E402
 
 
@@ -20,7 +20,7 @@ def _sample_tasks():
     """The first two quick tasks of every study (they draw random numbers)."""
     tasks = []
     for name in STUDIES:
-        tasks += importlib.import_module(f"analysis.{name}").tasks(True)[:2]
+        tasks += importlib.import_module(f"fxsim.studies.{name}").tasks(True)[:2]
     return tasks
 
 
