@@ -1,9 +1,9 @@
 """fxsim: a bit-exact reference simulator of low-precision arithmetic.
 
 Every value fxsim produces passes through one rounding function
-(``fxsim._round.round_code``); see README.md for the semantic contract.
+(``fxsim._kernels.core.round_code``); see README.md for the semantic contract.
 """
-from . import _jit  # noqa: F401  (must come first: sets Numba's cache directory)
+from . import _kernels  # noqa: F401  (must come first: sets Numba's cache directory)
 from . import formats
 from .array import QArray, asarray, concatenate, from_bits
 from .codec import decode, encode, quantize

@@ -24,17 +24,23 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import codec
+from . import codec, exact, runtime
 from . import formats as _formats
+from .exact import codes_dtype as bits_dtype  # noqa: F401  (the name users know)
+
+#: The operations behind QArray's operators, ``{name: function}``: filled by
+#: ``fxsim.ops`` when it is imported (``fxsim/__init__.py`` does so), so that
+#: this module does not import ops (ops builds on QArray).  Names: negative,
+#: absolute, add, subtract, multiply, divide, cast.
+OPERATORS = {}
 
 
-def bits_dtype(fmt):
-    """The numpy dtype that holds the codes of ``fmt``."""
-    width = fmt.width
-    for bits in (8, 16, 32, 64):
-        if width <= bits:
-            return np.dtype(f"uint{bits}")
-    return np.dtype(object)
+def _operator(name):
+    try:
+        return OPERATORS[name]
+    except KeyError:
+        raise RuntimeError(f"QArray operator {name!r}: fxsim.ops is not loaded; "
+                           "import fxsim (not fxsim.array alone)") from None
 
 
 def _check_bits(bits, fmt, what="from_bits"):
@@ -46,14 +52,14 @@ def _check_bits(bits, fmt, what="from_bits"):
         for i, v in enumerate(flat):
             if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) \
                     or not 0 <= int(v) < limit:
-                raise ValueError(f"{what}: code {v!r} at index {codec._index(i, arr.shape)} is not "
+                raise ValueError(f"{what}: code {v!r} at index {runtime.format_index(i, arr.shape)} is not "
                                  f"an integer in [0, 2**{fmt.width}) for format {fmt.name}")
     else:
         bad = np.flatnonzero(flat < 0) if arr.dtype.kind == "i" else np.empty(0, np.int64)
         if not bad.size and fmt.width < arr.dtype.itemsize * 8:
             bad = np.flatnonzero(flat >= limit)
         if bad.size:
-            raise ValueError(f"{what}: code {flat[bad[0]]} at index {codec._index(bad[0], arr.shape)} "
+            raise ValueError(f"{what}: code {flat[bad[0]]} at index {runtime.format_index(bad[0], arr.shape)} "
                              f"is not in [0, 2**{fmt.width}) for format {fmt.name}")
     dtype = bits_dtype(fmt)
     if dtype == object:
@@ -61,13 +67,6 @@ def _check_bits(bits, fmt, what="from_bits"):
         out.reshape(-1)[:] = [int(v) for v in flat]
         return out
     return arr.astype(dtype)
-
-
-def _float64_holds(fmt) -> bool:
-    """Does float64 hold every finite value of ``fmt`` exactly?"""
-    if fmt.is_float:
-        return fmt.man <= 52 and fmt.emin - fmt.man >= -1074 and fmt.emax <= 1023
-    return fmt.word <= 53 and -1074 <= -fmt.frac and fmt.word - fmt.frac <= 1023
 
 
 class QArray:
@@ -102,22 +101,6 @@ class QArray:
         that every code is an integer in ``[0, 2**fmt.width)``: a ValueError
         names the format and the index of the first code that is not."""
         return cls(bits, fmt, _what="from_bits")
-
-    @classmethod
-    def _wrap(cls, bits, fmt):
-        """A QArray around codes known to be valid (no copy, no check).
-
-        The QArray takes ``bits`` over: it becomes read-only, so the caller
-        must not hold on to it (or to a writeable array it is a view of) to
-        write into later."""
-        q = object.__new__(cls)
-        dtype = bits_dtype(fmt)
-        if bits.dtype != dtype:
-            bits = bits.astype(dtype)
-        bits.flags.writeable = False
-        q._bits = bits
-        q._fmt = fmt
-        return q
 
     def __reduce__(self):
         # unpickled numpy arrays are writeable: freeze the codes again
@@ -165,7 +148,7 @@ class QArray:
 
     # ------------------------------------------------------------ shape
     def __getitem__(self, index):
-        return QArray._wrap(np.asarray(self._bits[index]), self._fmt)
+        return wrap_codes(np.asarray(self._bits[index]), self._fmt)
 
     def __setitem__(self, index, value):
         if not isinstance(value, QArray) or value.fmt != self._fmt:
@@ -181,24 +164,24 @@ class QArray:
             yield self[i]
 
     def reshape(self, *shape, order="C") -> QArray:
-        return QArray._wrap(self._bits.reshape(*shape, order=order), self._fmt)
+        return wrap_codes(self._bits.reshape(*shape, order=order), self._fmt)
 
     def transpose(self, *axes) -> QArray:
-        return QArray._wrap(self._bits.transpose(*axes), self._fmt)
+        return wrap_codes(self._bits.transpose(*axes), self._fmt)
 
     @property
     def T(self) -> QArray:
         return self.transpose()
 
     def ravel(self) -> QArray:
-        return QArray._wrap(self._bits.ravel(), self._fmt)
+        return wrap_codes(self._bits.ravel(), self._fmt)
 
     def copy(self) -> QArray:
-        return QArray._wrap(self._bits.copy(), self._fmt)
+        return wrap_codes(self._bits.copy(), self._fmt)
 
     # ------------------------------------------------------------ display
     def __repr__(self) -> str:
-        if self._fmt.width <= 64 and _float64_holds(self._fmt):
+        if self._fmt.width <= 64 and _formats.float64_holds(self._fmt):
             # float64 holds every value exactly; "unique" prints it in full
             body = np.array2string(np.asarray(self.to_float()), separator=", ", prefix="QArray(",
                                    floatmode="unique")
@@ -220,13 +203,13 @@ class QArray:
             pairs = (self, None)
         else:
             return None
-        if all(p is None or (p.fmt.width <= 64 and _float64_holds(p.fmt)) for p in pairs) and \
+        if all(p is None or (p.fmt.width <= 64 and _formats.float64_holds(p.fmt)) for p in pairs) and \
                 _scalar_float64_exact(other):
             left = np.asarray(self.to_float())
             right = np.asarray(other.to_float()) if isinstance(other, QArray) else other
         else:
             left = self.to_exact()
-            right = other.to_exact() if isinstance(other, QArray) else _exact_numbers(other)
+            right = other.to_exact() if isinstance(other, QArray) else _exact_scalar_or_array(other)
         return left, right
 
     def _compare(self, other, op):
@@ -255,47 +238,37 @@ class QArray:
 
     # ------------------------------------------------------------ arithmetic
     def __neg__(self):
-        from . import ops
-        return ops.negative(self)
+        return _operator("negative")(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        from . import ops
-        return ops.absolute(self)
+        return _operator("absolute")(self)
 
     def __add__(self, other):
-        from . import ops
-        return ops.add(self, other)
+        return _operator("add")(self, other)
 
     def __radd__(self, other):
-        from . import ops
-        return ops.add(other, self)
+        return _operator("add")(other, self)
 
     def __sub__(self, other):
-        from . import ops
-        return ops.subtract(self, other)
+        return _operator("subtract")(self, other)
 
     def __rsub__(self, other):
-        from . import ops
-        return ops.subtract(other, self)
+        return _operator("subtract")(other, self)
 
     def __mul__(self, other):
-        from . import ops
-        return ops.multiply(self, other)
+        return _operator("multiply")(self, other)
 
     def __rmul__(self, other):
-        from . import ops
-        return ops.multiply(other, self)
+        return _operator("multiply")(other, self)
 
     def __truediv__(self, other):
-        from . import ops
-        return ops.divide(self, other)
+        return _operator("divide")(self, other)
 
     def __rtruediv__(self, other):
-        from . import ops
-        return ops.divide(other, self)
+        return _operator("divide")(other, self)
 
 
 def _scalar_float64_exact(other) -> bool:
@@ -310,21 +283,30 @@ def _scalar_float64_exact(other) -> bool:
     return False
 
 
-def _exact_numbers(x):
-    """Exact values of numbers (Fractions; NaN/inf stay floats)."""
-    arr = np.asarray(x, dtype=object)
-    out = np.empty(arr.shape, dtype=object)
-    flat = out.reshape(-1)
-    for i, v in enumerate(arr.reshape(-1)):
-        if isinstance(v, (float, np.floating)) and not np.isfinite(v):
-            flat[i] = float(v)
-        else:
-            flat[i] = Fraction(v) if not isinstance(v, np.integer) else Fraction(int(v))
-    return out[()] if out.ndim == 0 else out
+def _exact_scalar_or_array(x):
+    values = exact.exact_values(x, "comparison")
+    return values[()] if values.ndim == 0 else values
+
+
+def wrap_codes(codes, fmt) -> QArray:
+    """A QArray around codes known to be valid: fxsim's own results (no
+    copy, no check; users call :func:`from_bits`, which checks).
+
+    The QArray takes ``codes`` over: it becomes read-only, so the caller
+    must not hold on to it (or to a writeable array it is a view of) to
+    write into later."""
+    q = object.__new__(QArray)
+    dtype = bits_dtype(fmt)
+    if codes.dtype != dtype:
+        codes = codes.astype(dtype)
+    codes.flags.writeable = False
+    q._bits = codes
+    q._fmt = fmt
+    return q
 
 
 def _rebuild(bits, fmt) -> QArray:
-    return QArray._wrap(np.array(bits, copy=True), fmt)
+    return wrap_codes(np.array(bits, copy=True), fmt)
 
 
 def from_bits(bits, fmt) -> QArray:
@@ -345,22 +327,21 @@ def asarray(x, fmt=None, rounding="nearest_even", overflow=None, *, rng=None, ra
     if isinstance(x, QArray):
         if fmt is None or _formats.format(fmt) == x.fmt:
             return x
-        from . import ops
-        return ops.cast(x, fmt, rounding, overflow, rng=rng, random=random,
+        return _operator("cast")(x, fmt, rounding, overflow, rng=rng, random=random,
                         random_bits=random_bits)
     if fmt is None:
         arr = np.asarray(x)
-        source = codec._SOURCES.get(arr.dtype)
+        source = runtime.SOURCES.get(arr.dtype)
         if source is None or arr.dtype == np.bool_:
             raise ValueError(f"asarray: give a format for values of dtype {arr.dtype} "
                              "(e.g. fxsim.asarray(x, 'float8_e4m3fn'))")
         view, fmt = source
         # a copy: the QArray must not change when the caller writes into x
-        return QArray._wrap(np.array(arr, order="C", copy=True).view(view), fmt)
+        return wrap_codes(np.array(arr, order="C", copy=True).view(view), fmt)
     fmt = _formats.format(fmt)
     bits = codec.encode(x, fmt, rounding, overflow, rng=rng, random=random,
                         random_bits=random_bits)
-    return QArray._wrap(np.asarray(bits), fmt)
+    return wrap_codes(np.asarray(bits), fmt)
 
 
 def concatenate(arrays, axis=0) -> QArray:
@@ -373,4 +354,4 @@ def concatenate(arrays, axis=0) -> QArray:
         if a.fmt != fmt:
             raise ValueError(f"concatenate: array {i} has format {a.fmt.name}, array 0 has "
                              f"{fmt.name}; cast first (fxsim.cast)")
-    return QArray._wrap(np.concatenate([a.bits for a in arrays], axis=axis), fmt)
+    return wrap_codes(np.concatenate([a.bits for a in arrays], axis=axis), fmt)

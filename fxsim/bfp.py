@@ -35,9 +35,13 @@ exponent comes from its own elements); ``mantissa_bits >= 2``.
 
 Exactness.  ``v_i / 2**e`` is exact (``numpy.ldexp`` on float64 when the
 product is a float64, checked by scaling back, else ``Fraction``), and
-rounded ONCE into ``FixedFormat(mantissa_bits, 0)`` by fxsim's rounding core
-(``fxsim.encode`` with ``overflow="saturate"``, which performs the
-saturation above).  The exponents are exact integers.  ``dequantize`` gives
+rounded ONCE by fxsim's rounding core (``fxsim.encode`` with
+``overflow="saturate"``, which performs the saturation above) into
+``FixedFormat(mantissa_bits, 0, narrow=True)`` -- the symmetric range --
+or, with ``symmetric=False``, ``FixedFormat(mantissa_bits, 0)``.  The
+mantissas are stored as codes of ``FixedFormat(mantissa_bits, 0)`` either
+way (a narrowed format limits what rounding produces; every code reads the
+same).  The exponents are exact integers.  ``dequantize`` gives
 ``m_i * 2**e`` as float64, correctly rounded (``exact=True`` gives
 Fractions).  For float64 inputs with ``mantissa_bits <= 53`` it is exact
 (the value has at most 53 significant bits and lies on float64's grid: when
@@ -54,10 +58,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import _blocks
-from . import codec
+from . import blocking, codec, exact
 from . import formats as _formats
-from .array import QArray
+from .array import QArray, wrap_codes
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -90,17 +93,17 @@ class BFPArray:
         if not isinstance(m, QArray) or m.fmt.is_float or not m.fmt.signed or m.fmt.frac != 0:
             raise ValueError(f"{where}: mantissas must be a QArray of a signed "
                              "FixedFormat(word, 0)")
-        block = _blocks.check_block(self.block, f"{where} (mantissas {m.fmt.name})")
+        block = blocking.check_block(self.block, f"{where} (mantissas {m.fmt.name})")
         if m.ndim == 0:
             raise ValueError(f"{where}: mantissas must have at least one dimension")
-        axis = _blocks.normalize_axis(self.axis, m.ndim,
-                                      f"{where} (mantissas {m.fmt.name}, block {block})")
+        axis = blocking.normalize_axis(self.axis, m.ndim,
+                                       f"{where} (mantissas {m.fmt.name}, block {block})")
         exps = np.asarray(self.exponents)
         if exps.dtype.kind not in "iu" and not (exps.dtype == object and all(
                 isinstance(v, (int, np.integer)) for v in exps.reshape(-1))):
             raise ValueError(f"{where}: exponents must be integers, got dtype {exps.dtype}")
         expected = list(m.shape)
-        expected[axis] = _blocks.nblocks(expected[axis], block)
+        expected[axis] = blocking.nblocks(expected[axis], block)
         if tuple(expected) != exps.shape:
             raise ValueError(f"{where}: exponents have shape {exps.shape}; mantissas of shape "
                              f"{m.shape} in blocks of {block} along axis {axis} need "
@@ -143,7 +146,8 @@ def quantize(x, mantissa_bits: int = 8, block: int = 16, axis: int = -1, roundin
     rounding : str
         Any fxsim rounding mode for the mantissas (default: ties to even).
     symmetric : bool
-        Saturate to ``±(2**(p-1) - 1)`` (default), never producing the code
+        Round into the narrowed ``FixedFormat(p, 0, narrow=True)``, which
+        saturates to ``±(2**(p-1) - 1)`` (default), never producing the code
         ``-2**(p-1)``; False: saturate to the full two's complement range.
     rng, random, random_bits
         Random source for the stochastic modes, as in :func:`fxsim.encode`
@@ -166,52 +170,52 @@ def quantize(x, mantissa_bits: int = 8, block: int = 16, axis: int = -1, roundin
     p = int(mantissa_bits)
     fmt = _formats.FixedFormat(p, 0)
     where = f"bfp.quantize (mantissas {fmt.name}, block {block!r}, axis {axis!r})"
-    block = _blocks.check_block(block, where)
+    block = blocking.check_block(block, where)
     rounding, overflow = codec.resolve_modes(fmt, rounding, "saturate")
-    arr = _blocks.input_array(x, where)
+    arr = blocking.input_array(x, where)
     if arr.ndim == 0:
         raise ValueError(f"{where}: the input must have at least one dimension, got a scalar")
-    axis = _blocks.normalize_axis(axis, arr.ndim, where)
+    axis = blocking.normalize_axis(axis, arr.ndim, where)
     n = arr.shape[axis]
 
     if arr.dtype == object:
-        rat, finite = _blocks.exact_finite(arr)
+        rat, finite = blocking.exact_finite(arr)
     else:
         finite = np.isfinite(arr)
     if not finite.all():
-        index = _blocks.first_index(~finite)
+        index = blocking.first_index(~finite)
         raise ValueError(f"{where}: {arr[index]} at index {index} has no block floating point "
                          f"representation (fixed-point mantissas have no NaN or inf); replace or "
                          f"clip it first")
     if arr.dtype == object:
-        amax = _blocks.to_blocks(np.abs(rat), block, axis, Fraction(0)).max(axis=-1)
+        amax = blocking.to_blocks(np.abs(rat), block, axis, Fraction(0)).max(axis=-1)
         exps = np.empty(amax.shape, dtype=object)
         flat = exps.reshape(-1)
         for i, a in enumerate(amax.reshape(-1)):
-            flat[i] = 0 if a == 0 else _blocks.floor_log2(a) - (p - 2)
+            flat[i] = 0 if a == 0 else exact.floor_log2(a) - (p - 2)
         try:
             exps = exps.astype(np.int64)
         except OverflowError:
             pass  # astronomically large exponents stay Python ints
     else:
-        amax = _blocks.to_blocks(np.abs(arr), block, axis, 0.0).max(axis=-1)
+        amax = blocking.to_blocks(np.abs(arr), block, axis, 0.0).max(axis=-1)
         _, ex = np.frexp(amax)  # amax = m * 2**ex, 0.5 <= m < 1: floor(log2 amax) = ex - 1
         exps = np.where(amax == 0, 0, ex.astype(np.int64) - 1 - (p - 2))
-    exps = _blocks.from_block_layout(exps, axis)
+    exps = blocking.from_block_layout(exps, axis)
 
-    e = _blocks.expand(exps, block, axis, n)
+    e = blocking.expand(exps, block, axis, n)
     skip = np.zeros(arr.shape, dtype=bool)
     scaled = None
     if arr.dtype != object and e.dtype != object:
-        scaled = _blocks.scale_fast(arr, e, skip)
+        scaled = blocking.scale_fast(arr, e, skip)
     if scaled is None:
-        exact = arr if arr.dtype == object else _blocks._exact_array(arr)
-        scaled = _blocks.scale_exact(exact, e, skip)
-    codes = np.asarray(codec.encode(scaled, fmt, rounding, overflow, rng=rng, random=random,
+        values = arr if arr.dtype == object else exact.exact_values(arr, where)
+        scaled = blocking.scale_exact(values, e, skip)
+    # one rounding; the symmetric range is the narrowed format's saturation
+    target = _formats.FixedFormat(p, 0, narrow=True) if symmetric else fmt
+    codes = np.asarray(codec.encode(scaled, target, rounding, overflow, rng=rng, random=random,
                                     random_bits=random_bits)).reshape(arr.shape)
-    if symmetric:  # the code of -2**(p-1) is the sign bit alone; -(2**(p-1) - 1) is one more
-        codes = np.where(codes == (1 << (p - 1)), (1 << (p - 1)) + 1, codes)
-    return BFPArray(exps, QArray._wrap(codes, fmt), block, axis)
+    return BFPArray(exps, wrap_codes(codes, fmt), block, axis)
 
 
 def dequantize(b: BFPArray, exact: bool = False) -> np.ndarray:
@@ -226,7 +230,7 @@ def dequantize(b: BFPArray, exact: bool = False) -> np.ndarray:
     if not isinstance(b, BFPArray):
         raise ValueError(f"bfp.dequantize: give a BFPArray, got {type(b).__name__}")
     n = b.shape[b.axis]
-    e = _blocks.expand(b.exponents, b.block, b.axis, n)
+    e = blocking.expand(b.exponents, b.block, b.axis, n)
     if not exact and b.mantissa_bits <= 53 and e.dtype != object:
         m = b.mantissas.to_float()  # integers below 2**53: exact
         big = np.abs(e) > 4000  # beyond any float64 result: keep ldexp's exponent argument sane

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from . import _binary_kernels as kernels
-from ._conv import geometry
-from ._jit import threads_for
+from ._kernels import popcount as kernels
+from ._kernels.jit import threads_for
+from .im2col import geometry, patches
 
 __all__ = ["PackedBits", "pack", "unpack", "matmul", "conv2d", "bitserial_matmul"]
 
@@ -188,49 +188,34 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, pad_value=-1) -> np.
         raise ValueError(f"binary.conv2d: pad_value must be -1, +1 or 0 (true zeros), got {pad_value!r}")
     xneg = _negative_bits(x, "binary.conv2d (x)")
     wneg = _negative_bits(w, "binary.conv2d (w)")
-    n, c, h, wd, o, cg, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = geometry(
-        "binary.conv2d", xneg.shape, wneg.shape, stride, padding, dilation, groups)
-    og = o // groups
-    k = cg * kh * kw
-    out = np.empty((n, o, ho, wo), np.int32)
-    for g in range(groups):
-        xg = _pack_bool(np.moveaxis(xneg[:, g * cg:(g + 1) * cg], 1, -1))   # (N, H, W, Wc)
-        wg = _pack_bool(np.moveaxis(wneg[g * og:(g + 1) * og], 1, -1))       # (O, kh, kw, Wc)
+    g = geometry("binary.conv2d", xneg.shape, wneg.shape, stride, padding, dilation, groups)
+    og, cg = g.o // groups, g.cg
+    k = cg * g.kh * g.kw
+    out = np.empty((g.n, g.o, g.ho, g.wo), np.int32)
+    for grp in range(groups):
+        chans = slice(grp * cg, (grp + 1) * cg)
+        outs = slice(grp * og, (grp + 1) * og)
+        xg = _pack_bool(np.moveaxis(xneg[:, chans], 1, -1))      # (N, H, W, Wc)
+        wg = _pack_bool(np.moveaxis(wneg[outs], 1, -1))          # (O, kh, kw, Wc)
         nw = xg.shape[-1]
         fill = _pack_bool(np.ones((1, cg), bool))[0] if pad_value == -1 else np.zeros(nw, np.uint64)
-        padded = np.empty((n, h + 2 * ph, wd + 2 * pw, nw), np.uint64)
-        padded[...] = fill
-        padded[:, ph:ph + h, pw:pw + wd] = xg
-        patches = _im2col_words(padded, kh, kw, sh, sw, dh, dw, ho, wo)     # (N, Ho*Wo, kh*kw*Wc)
-        wmat = wg.reshape(og, kh * kw * nw)
-        for i in range(n):
-            _gemm(wmat, patches[i], False, k, -2, out[i, g * og:(g + 1) * og].reshape(og, ho * wo))
-        if pad_value == 0 and (ph or pw):
-            out[:, g * og:(g + 1) * og] -= _padding_correction(
-                wg, cg, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo)
+        cols = patches(xg, g, fill, channels_last=True)          # (N, Ho*Wo, kh*kw*Wc)
+        wmat = wg.reshape(og, g.kh * g.kw * nw)
+        for i in range(g.n):
+            _gemm(wmat, cols[i], False, k, -2, out[i, outs].reshape(og, g.ho * g.wo))
+        if pad_value == 0 and (g.ph or g.pw):
+            out[:, outs] -= _padding_correction(wg, g)
     return out
 
 
-def _im2col_words(padded, kh, kw, sh, sw, dh, dw, ho, wo):
-    """Rows of packed words, one per output position, in (kh, kw, word) order."""
-    n, _, _, nw = padded.shape
-    cols = np.empty((n, ho, wo, kh, kw, nw), np.uint64)
-    for ky in range(kh):
-        for kx in range(kw):
-            y0, x0 = ky * dh, kx * dw
-            cols[:, :, :, ky, kx] = padded[:, y0:y0 + sh * (ho - 1) + 1:sh,
-                                           x0:x0 + sw * (wo - 1) + 1:sw]
-    return cols.reshape(n, ho * wo, kh * kw * nw)
-
-
-def _padding_correction(wg, cg, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
+def _padding_correction(wg, g):
     """(O, Ho, Wo) int32: at each output, the sum of the +-1 filter taps
     that lie on padding -- what +1 padding added and zero padding does not."""
-    tap_sum = cg - 2 * np.bitwise_count(wg).sum(axis=-1, dtype=np.int64)    # (O, kh, kw)
-    ys = np.arange(ho)[:, None] * sh - ph + np.arange(kh)[None, :] * dh      # (Ho, kh)
-    xs = np.arange(wo)[:, None] * sw - pw + np.arange(kw)[None, :] * dw      # (Wo, kw)
-    off_y = (ys < 0) | (ys >= h)
-    off_x = (xs < 0) | (xs >= wd)
+    tap_sum = g.cg - 2 * np.bitwise_count(wg).sum(axis=-1, dtype=np.int64)  # (O, kh, kw)
+    ys = np.arange(g.ho)[:, None] * g.sh - g.ph + np.arange(g.kh)[None, :] * g.dh  # (Ho, kh)
+    xs = np.arange(g.wo)[:, None] * g.sw - g.pw + np.arange(g.kw)[None, :] * g.dw  # (Wo, kw)
+    off_y = (ys < 0) | (ys >= g.h)
+    off_x = (xs < 0) | (xs >= g.w)
     off = off_y[:, None, :, None] | off_x[None, :, None, :]                  # (Ho, Wo, kh, kw)
     return np.einsum("okl,yxkl->oyx", tap_sum, off.astype(np.int64)).astype(np.int32)
 

@@ -163,11 +163,9 @@ _WRITERS = ("memh", "memb", "coe", "npz")
 
 
 def _cmd_vectors(args) -> int:
-    import numpy as np
-
     from . import io
     from .array import QArray
-    from .codec import decode, encode
+    from .codec import encode
 
     _input_file(args.input, "INPUT")
     fmt = _formats.format(args.format)
@@ -196,10 +194,7 @@ def _cmd_vectors(args) -> int:
         else:
             getattr(io, f"write_{kind}")(path, q)
         written.append(path)
-    decoded = np.asarray(decode(codes, fmt), dtype=np.float64)
-    finite = np.isfinite(values) & np.isfinite(decoded)
-    rounded = int(np.count_nonzero(finite & (decoded != values)))
-    worst = float(np.max(np.abs(decoded[finite] - values[finite]))) if finite.any() else 0.0
+    rounded, worst = _rounding_errors(values, codes, fmt)
     print(f"encoded {values.size} values of {args.input} (shape {values.shape}) into {fmt.name} "
           f"({fmt!r}), rounding {args.rounding}: {values.size - rounded} exact, {rounded} rounded, "
           f"max |error| {worst:.6g} (as float64)")
@@ -208,8 +203,48 @@ def _cmd_vectors(args) -> int:
     return 0
 
 
+def _rounding_errors(values, codes, fmt):
+    """How many finite ``values`` the ``codes`` do not hold exactly, and the
+    largest such error (as float64).  ``values`` read from a text file may be
+    an object array of exact values: a Fraction that is not dyadic is never
+    a code's value; a dyadic one is compared with the code's exact value."""
+    import math
+    from fractions import Fraction
+
+    import numpy as np
+
+    from . import exact
+    from .codec import decode
+
+    decoded = np.asarray(decode(codes, fmt), dtype=np.float64)
+    if values.dtype != object:
+        finite = np.isfinite(values) & np.isfinite(decoded)
+        rounded = int(np.count_nonzero(finite & (decoded != values)))
+        worst = float(np.max(np.abs(decoded[finite] - values[finite]))) if finite.any() else 0.0
+        return rounded, worst
+    rounded, worst = 0, 0.0
+    flat_codes = np.reshape(codes, -1)
+    for i, (value, held) in enumerate(zip(values.reshape(-1).tolist(), decoded.reshape(-1).tolist())):
+        if not math.isfinite(held) or (isinstance(value, float) and not math.isfinite(value)):
+            continue
+        if isinstance(value, float):
+            differs = value != held
+        else:
+            den = value.denominator
+            differs = den & (den - 1) != 0 or value != exact.code_value(flat_codes[i], fmt)
+        if differs:
+            rounded += 1
+            try:
+                error = abs(float(value) - held) or float(abs(Fraction(value) - Fraction(held)))
+            except OverflowError:  # a Fraction beyond float64's range
+                error = math.inf
+            worst = max(worst, error)
+    return rounded, worst
+
+
 def _cmd_diff(args) -> int:
     from . import io
+    from .diff import diff
 
     _input_file(args.golden, "GOLDEN")
     _input_file(args.dut, "DUT")
@@ -227,7 +262,7 @@ def _cmd_diff(args) -> int:
             dut = dut.reshape(golden.shape)
         elif golden.ndim == 1:
             golden = golden.reshape(dut.shape)
-    report = io.diff(golden, dut, limit=args.limit)
+    report = diff(golden, dut, limit=args.limit)
     print(report)
     return 0 if report.ok else 1
 
@@ -339,7 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  fxsim vectors weights.npy --format float8_e4m3fn --out vec\n"
                               "  fxsim vectors x.csv -f s8.4 -r stochastic --seed 7 --write memh,coe --out vec",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", metavar="INPUT", help="a .npy array or a .csv/.txt table of numbers")
+    p.add_argument("input", metavar="INPUT", help="a .npy array or a .csv/.txt table of numbers "
+                   "(text read exactly: 0.1 is one tenth, not the float64 nearest to it)")
     p.add_argument("--format", "-f", required=True, help=_FORMAT_HELP)
     p.add_argument("--rounding", "-r", default="nearest_even", choices=[m.value for m in Rounding],
                    metavar="MODE", help="rounding mode (default nearest_even)")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from . import _round as core
-from . import codec
+from ._kernels import core
+from . import codec, exact
 from . import formats as _formats
 from .modes import Overflow, Rounding
 
@@ -37,7 +37,7 @@ def fields(code: int, fmt) -> Fields:
     code = int(code)
     if not 0 <= code < (1 << fmt.width):
         raise ValueError(f"code {code} does not fit format {fmt.name} ({fmt.width} bits)")
-    value = codec._exact_of_code(code, fmt)
+    value = exact.code_value(code, fmt)
     if not fmt.is_float:
         bits = _bits(code, fmt.word)
         f = fmt.frac
@@ -49,7 +49,7 @@ def fields(code: int, fmt) -> Fields:
             text = "." + "s" * (f - fmt.word) + bits if fmt.signed else "." + "0" * (f - fmt.word) + bits
             text += "  (s = copies of the sign bit)" if fmt.signed and f > fmt.word else ""
         return Fields(code, "fixed", text, value)
-    neg, M, E, cls = core.split_code(code, fmt._specs[1])
+    neg, M, E, cls = core.split_code(code, fmt.exact_spec)
     man = fmt.man
     sign = code >> (fmt.width - 1) if fmt.signed else None
     efield = (code >> man) & ((1 << fmt.exp) - 1)
@@ -76,8 +76,8 @@ def _show(value) -> str:
     if value.denominator == 1:
         return str(value.numerator)
     as_float = float(value)
-    exact = repr(as_float) if Fraction(as_float) == value else f"~{as_float!r}"
-    return f"{value} ({exact})"
+    shown = repr(as_float) if Fraction(as_float) == value else f"~{as_float!r}"
+    return f"{value} ({shown})"
 
 
 def table(fmt) -> str:
@@ -101,8 +101,8 @@ def explain(value, fmt, rounding="nearest_even", overflow=None, *, r=None, rando
     fmt = _formats.format(fmt)
     rounding, overflow = codec.resolve_modes(fmt, rounding, overflow)
     if isinstance(value, str):
-        value = _parse_number(value)
-    neg, M, E, cls, rational = codec.exact_value(value)
+        value = exact.parse_number(value)
+    neg, M, E, cls, rational = exact.exact_value(value)
     random = None
     if rounding.is_stochastic:
         if r is None:
@@ -122,7 +122,7 @@ def explain(value, fmt, rounding="nearest_even", overflow=None, *, r=None, rando
             for name, v in (("below", lo), ("above", hi)):
                 gap = _show(abs(rational - v))
                 if fmt.min_exact <= v <= fmt.max_exact:
-                    code = int(codec.encode_exact([v], fmt, Rounding.NEAREST_EVEN,
+                    code = int(exact.encode_values([v], fmt, Rounding.NEAREST_EVEN,
                                                   Overflow.SATURATE, [], 1, ())[0])
                     view = fields(code, fmt)
                     lines.append(f"{name:10} 0x{code:x} = {view.text} = {_show(v)}  (distance {gap})")
@@ -136,7 +136,7 @@ def explain(value, fmt, rounding="nearest_even", overflow=None, *, r=None, rando
             lines.append(f"overflow   the value is outside [{_show(fmt.min_exact)}, "
                          f"{_show(fmt.max_exact)}]: overflow={overflow.value} decides")
     try:
-        code = codec.encode_exact([value], fmt, rounding, overflow, random or [], random_bits, ())[0]
+        code = exact.encode_values([value], fmt, rounding, overflow, random or [], random_bits, ())[0]
     except (ValueError, OverflowError) as err:
         lines.append(f"result     error: {err}")
         return "\n".join(lines)
@@ -178,21 +178,6 @@ def _neighbours(rational: Fraction, fmt):
         twin = _formats.FixedFormat(max(fmt.word, int(size).bit_length()) + 2, fmt.frac)
     ends = []
     for mode in (Rounding.DOWN, Rounding.UP):
-        code = codec.encode_exact([rational], twin, mode, Overflow.SATURATE, [], 1, ())[0]
-        ends.append(codec._exact_of_code(int(code), twin))
+        code = exact.encode_values([rational], twin, mode, Overflow.SATURATE, [], 1, ())[0]
+        ends.append(exact.code_value(int(code), twin))
     return ends[0], ends[1]
-
-
-def _parse_number(text: str):
-    """A number from the command line, exactly: ints, decimals (as exact
-    Fractions, so 0.1 means one tenth), fractions like 1/3, nan, inf."""
-    text = text.strip()
-    lowered = text.lower()
-    if lowered in ("nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "-infinity"):
-        return float(lowered)
-    if lowered.startswith(("0x", "-0x")) and "p" in lowered:
-        return float.fromhex(text)
-    try:
-        return Fraction(text)
-    except ValueError:
-        raise ValueError(f"cannot read {text!r} as a number (try 0.3, -1/3, 1e-3, 0x1.8p3, inf, nan)") from None

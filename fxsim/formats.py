@@ -9,6 +9,8 @@ Spellings accepted by :func:`format` (and the CLI):
   the ``floatN_`` prefix may be left out (``e4m3fn``);
 * fixed point ``sW.F`` / ``uW.F``: signed / unsigned, W bits in the word, F of
   them after the binary point (F may be negative or exceed W): ``s16.8``;
+  a trailing ``n`` (or ``_narrow``) is the narrowed, symmetric range:
+  ``s8.0n`` is int8 limited to [-127, 127];
 * floating point ``eXmY[bB][fn|fnuz|fnu|finite|ieee][_nosub]``: X exponent
   bits, Y fraction bits, optional bias B, the use of the top codes (default
   ``ieee``; ``fnu`` is the unsigned exponent-only E8M0 kind) and
@@ -24,10 +26,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import _round
+from ._kernels import core, specialize
 from .modes import Overflow
 
-SPECIALS = ("ieee", "fn", "fnuz", "finite", "e8m0")
+SPECIALS = specialize.KINDS
 
 
 def _frac_to_float(x: Fraction) -> float:
@@ -55,9 +57,15 @@ class _Format:
         return self.name
 
     @functools.cached_property
-    def _specs(self):
-        """The rounding core's view: (Numba engine, exact engine)."""
-        return _make_spec(self, exact=False), _make_spec(self, exact=True)
+    def kernel_spec(self):
+        """The rounding core's view for the Numba engine (numpy scalars; None
+        for formats wider than 64 bits)."""
+        return _make_spec(self, exact=False)
+
+    @functools.cached_property
+    def exact_spec(self):
+        """The rounding core's view for the exact Python engine (Python ints)."""
+        return _make_spec(self, exact=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,11 +74,31 @@ class FixedFormat(_Format):
     read as a ``word``-bit two's complement integer (``signed``) or as an
     unsigned one.  ``frac`` may be negative or exceed ``word``.  Codes up to
     64 bits run on the Numba fast path; wider ones stay exact (Python ints).
+
+    ``narrow=True`` (signed formats of at least 2 bits) narrows the range of
+    results to the symmetric ``[-(2**(word-1) - 1), 2**(word-1) - 1]``, as
+    TensorFlow's ``narrow_range``, QONNX's ``narrow`` and MXINT8's symmetric
+    use of INT8 (``FixedFormat(8, 0, narrow=True)``: int8 in [-127, 127]).
+    It is a property of rounding, not of the code set:
+
+    * every result -- encoding, casting, arithmetic -- lies in the narrowed
+      range; beyond it ``overflow="saturate"`` clamps to ``±(2**(word-1) - 1)``
+      (so -128.0 into a narrowed int8 gives -127) and ``"raise"`` raises;
+      ``"wrap"`` is not offered (it would produce the excluded code), so
+      asking for it is a ValueError naming the format and the mode;
+    * the most negative code (``2**(word-1)``, 0x80 for 8 bits) is still a
+      code: it decodes as ``-2**(word-1) * 2**-frac`` as in the full-range
+      format, bit patterns holding it are accepted, and ``int_min``, ``min``
+      and ``min_exact`` describe the narrowed range, which no rounding
+      leaves.
+
+    Its name carries an ``n``: ``s8.0n``.
     """
 
     word: int
     frac: int = 0
     signed: bool = True
+    narrow: bool = False
 
     def __post_init__(self):
         for field in ("word", "frac"):
@@ -81,6 +109,11 @@ class FixedFormat(_Format):
         if self.word < 1:
             raise ValueError(f"FixedFormat word must be >= 1 bit, got word={self.word}")
         object.__setattr__(self, "signed", bool(self.signed))
+        object.__setattr__(self, "narrow", bool(self.narrow))
+        if self.narrow and not (self.signed and self.word >= 2):
+            raise ValueError(
+                f"FixedFormat narrow=True drops the most negative code of a signed format of "
+                f"at least 2 bits; got word={self.word}, signed={self.signed}")
 
     is_float = False
     has_inf = False
@@ -93,8 +126,9 @@ class FixedFormat(_Format):
 
     @property
     def int_min(self) -> int:
-        """Smallest integer ``n`` (value ``n * 2**-frac``)."""
-        return -(1 << (self.word - 1)) if self.signed else 0
+        """Smallest integer ``n`` (value ``n * 2**-frac``) a result can be:
+        ``-2**(word-1)``, one more if ``narrow``, 0 if unsigned."""
+        return -(1 << (self.word - 1)) + self.narrow if self.signed else 0
 
     @property
     def int_max(self) -> int:
@@ -116,19 +150,19 @@ class FixedFormat(_Format):
 
     @property
     def default_overflow(self) -> Overflow:
-        return Overflow.SATURATE
+        return Overflow(specialize.FIXED_DEFAULT_OVERFLOW)
 
     @property
     def overflows(self) -> tuple:
-        return (Overflow.WRAP, Overflow.SATURATE, Overflow.RAISE)
+        return tuple(Overflow(name) for name in specialize.fixed_overflows(self.narrow))
 
     @property
     def name(self) -> str:
         """The spelling :func:`format` parses back to this format."""
-        return f"{'s' if self.signed else 'u'}{self.word}.{self.frac}"
+        return f"{'s' if self.signed else 'u'}{self.word}.{self.frac}{'n' if self.narrow else ''}"
 
     def __repr__(self) -> str:
-        tail = "" if self.signed else ", signed=False"
+        tail = ("" if self.signed else ", signed=False") + (", narrow=True" if self.narrow else "")
         return f"FixedFormat(word={self.word}, frac={self.frac}{tail})"
 
 
@@ -178,8 +212,7 @@ class FloatFormat(_Format):
         if self.width > 64:
             raise ValueError(f"FloatFormat codes are at most 64 bits; e{self.exp}m{self.man} needs {self.width}")
         if self.bias is None:
-            bias = (1 << (self.exp - 1)) - (0 if special == "fnuz" else 1)
-            object.__setattr__(self, "bias", bias)
+            object.__setattr__(self, "bias", _default_bias(self.exp, special))
         object.__setattr__(self, "subnormals", bool(self.subnormals))
 
     is_float = True
@@ -195,11 +228,11 @@ class FloatFormat(_Format):
 
     @property
     def has_inf(self) -> bool:
-        return self.special == "ieee"
+        return specialize.has_inf(self.special)
 
     @property
     def has_nan(self) -> bool:
-        return self.special in ("fn", "fnuz", "e8m0") or (self.special == "ieee" and self.man > 0)
+        return specialize.has_nan(self.special, self.man)
 
     @property
     def emin(self) -> int:
@@ -209,12 +242,7 @@ class FloatFormat(_Format):
     @property
     def max_code(self) -> int:
         """Code of the largest finite value."""
-        efield_max = (1 << self.exp) - 1
-        if self.special == "ieee":
-            return (efield_max << self.man) - 1
-        if self.special in ("fn", "e8m0"):
-            return ((efield_max << self.man) | ((1 << self.man) - 1)) - 1
-        return (1 << (self.exp + self.man)) - 1
+        return specialize.max_code(self.special, self.exp, self.man)
 
     @property
     def emax(self) -> int:
@@ -223,7 +251,7 @@ class FloatFormat(_Format):
 
     @property
     def max_exact(self) -> Fraction:
-        _, M, E, _ = _round.split_code(self.max_code, self._specs[1])
+        _, M, E, _ = core.split_code(self.max_code, self.exact_spec)
         return M * Fraction(2) ** E
 
     @property
@@ -247,20 +275,11 @@ class FloatFormat(_Format):
     @property
     def default_overflow(self) -> Overflow:
         """As ml_dtypes: IEEE-like to inf, fn/fnuz/E8M0 to NaN, FP6/FP4 saturate."""
-        if self.special == "ieee":
-            return Overflow.IEEE
-        if self.special == "finite":
-            return Overflow.SATURATE
-        return Overflow.NAN
+        return Overflow(specialize.default_overflow(self.special))
 
     @property
     def overflows(self) -> tuple:
-        allowed = [Overflow.SATURATE, Overflow.RAISE]
-        if self.has_nan:
-            allowed.insert(0, Overflow.NAN)
-        if self.has_nan or self.has_inf:
-            allowed.insert(0, Overflow.IEEE)
-        return tuple(allowed)
+        return tuple(Overflow(name) for name in specialize.float_overflows(self.special, self.man))
 
     @property
     def name(self) -> str:
@@ -268,9 +287,8 @@ class FloatFormat(_Format):
         for key, fmt in PRESETS.items():
             if fmt == self:
                 return key
-        default_bias = (1 << (self.exp - 1)) - (0 if self.special == "fnuz" else 1)
         text = f"e{self.exp}m{self.man}"
-        if self.bias != default_bias:
+        if self.bias != _default_bias(self.exp, self.special):
             text += f"b{self.bias}"
         text += {"ieee": "", "fn": "fn", "fnuz": "fnuz", "finite": "_finite", "e8m0": "fnu"}[self.special]
         if not self.subnormals and self.special != "e8m0":
@@ -279,8 +297,7 @@ class FloatFormat(_Format):
 
     def __repr__(self) -> str:
         parts = [f"exp={self.exp}", f"man={self.man}"]
-        default_bias = (1 << (self.exp - 1)) - (0 if self.special == "fnuz" else 1)
-        if self.bias != default_bias:
+        if self.bias != _default_bias(self.exp, self.special):
             parts.append(f"bias={self.bias}")
         if not self.subnormals and self.special != "e8m0":
             parts.append("subnormals=False")
@@ -289,7 +306,19 @@ class FloatFormat(_Format):
         return f"FloatFormat({', '.join(parts)})"
 
 
-def _make_spec(fmt, exact: bool) -> _round.Spec:
+def _default_bias(exp: int, special: str) -> int:
+    """``2**(exp-1) - 1``; one higher for fnuz (whose -0 pattern is its NaN)."""
+    return (1 << (exp - 1)) - (0 if special == "fnuz" else 1)
+
+
+def float64_holds(fmt) -> bool:
+    """Does float64 hold every finite value of ``fmt`` exactly?"""
+    if fmt.is_float:
+        return fmt.man <= 52 and fmt.emin - fmt.man >= -1074 and fmt.emax <= 1023
+    return fmt.word <= 53 and -1074 <= -fmt.frac and fmt.word - fmt.frac <= 1023
+
+
+def _make_spec(fmt, exact: bool) -> core.Spec:
     """The rounding core's view of ``fmt``: numpy scalars for the Numba engine
     (``exact=False``), Python ints for the exact engine."""
     if exact:
@@ -300,28 +329,21 @@ def _make_spec(fmt, exact: bool) -> _round.Spec:
         U, I = np.uint64, np.int64
     mask = (1 << fmt.width) - 1
     if not fmt.is_float:
-        return _round.Spec(
+        # the range limits of the overflow step: int_max and -int_min
+        # (narrowed to 2**(word-1) - 1 both ways by narrow=True)
+        return core.Spec(
             False, I(fmt.word), I(fmt.frac), U(fmt.int_max), U(-fmt.int_min), U(mask),
             I(0), I(0), I(0), I(0), False, U(0),
             U(1 << (fmt.word - 1) if fmt.signed else 0),
             False, U(0), False, U(0), False, False, False)
+    kind, exp, man = fmt.special, fmt.exp, fmt.man
     sign_bit = 1 << (fmt.width - 1) if fmt.signed else 0
-    efield_max = (1 << fmt.exp) - 1
-    if fmt.special == "ieee":
-        nan_code = (efield_max << fmt.man) | (1 << max(fmt.man - 1, 0))
-    elif fmt.special == "fn":
-        nan_code = (efield_max << fmt.man) | ((1 << fmt.man) - 1)
-    elif fmt.special == "fnuz":
-        nan_code = sign_bit
-    elif fmt.special == "e8m0":
-        nan_code = mask
-    else:
-        nan_code = 0
-    return _round.Spec(
+    return core.Spec(
         True, I(fmt.width), I(0), U(0), U(0), U(mask),
-        I(fmt.man), I(fmt.bias), I(fmt.emin), I(efield_max), fmt.subnormals, U(fmt.max_code),
-        U(sign_bit), fmt.has_inf, U(efield_max << fmt.man), fmt.has_nan, U(nan_code),
-        fmt.special in ("ieee", "fn"), fmt.signed and fmt.special != "fnuz", fmt.special == "e8m0")
+        I(man), I(fmt.bias), I(fmt.emin), I((1 << exp) - 1), fmt.subnormals, U(fmt.max_code),
+        U(sign_bit), fmt.has_inf, U(specialize.inf_magnitude(exp, man)), fmt.has_nan,
+        U(specialize.canonical_nan(kind, exp, man, sign_bit)), specialize.nan_signed(kind),
+        specialize.negzero(kind), specialize.nozero(kind))
 
 
 # ---------------------------------------------------------------- presets
@@ -353,7 +375,7 @@ PRESETS = {
     )
 }
 
-_FIXED_RE = re.compile(r"^([su])(\d+)\.(-?\d+)$")
+_FIXED_RE = re.compile(r"^([su])(\d+)\.(-?\d+)(n|_narrow)?$")
 _FLOAT_RE = re.compile(r"^e(\d+)m(\d+)(?:_?b(-?\d+))?(?:_?(fnuz|fnu|fn|finite|ieee))?(_?nosub)?$")
 
 
@@ -371,8 +393,8 @@ def format(spec) -> FixedFormat | FloatFormat:  # noqa: A001 (numpy-like name)
             return fmt
     match = _FIXED_RE.match(text)
     if match:
-        sign, word, frac = match.groups()
-        return FixedFormat(int(word), int(frac), signed=(sign == "s"))
+        sign, word, frac, narrow = match.groups()
+        return FixedFormat(int(word), int(frac), signed=(sign == "s"), narrow=narrow is not None)
     match = _FLOAT_RE.match(text)
     if match:
         exp, man, bias, special, nosub = match.groups()
@@ -381,5 +403,5 @@ def format(spec) -> FixedFormat | FloatFormat:  # noqa: A001 (numpy-like name)
                            subnormals=not nosub, special=special)
     raise ValueError(
         f"unknown format {spec!r}: use a preset ({', '.join(PRESETS)}), "
-        "'sW.F'/'uW.F' for fixed point (e.g. 's16.8'), or 'eXmY[bB][fn|fnuz|fnu|finite][_nosub]' "
+        "'sW.F'/'uW.F' for fixed point (e.g. 's16.8'; 's8.0n' for the narrowed range), or 'eXmY[bB][fn|fnuz|fnu|finite][_nosub]' "
         "for floating point (e.g. 'e4m3fn')")

@@ -21,24 +21,27 @@ spelled out field by field in a JSON manifest (key ``"__manifest__"``, a uint8
 array, so ``numpy.load(allow_pickle=False)`` reads the file), plus the
 rounding, overflow, seeds and layer names that produced them.
 
-:func:`to_ints` / :func:`from_ints` give nested Python ints (for cocotb), and
-:func:`diff` compares a golden array of codes with a device's.
+:func:`to_ints` / :func:`from_ints` give nested Python ints (for cocotb);
+:func:`read_values` reads numbers to encode (``.npy``, or ``.csv``/``.txt``
+text read exactly) and :func:`read_codes` any of these files by extension.
+:func:`diff`, which compares a golden array of codes with a device's, lives
+in :mod:`fxsim.diff` and is re-exported here.
 """
 from __future__ import annotations
 
 import bisect
-import dataclasses
+import decimal
 import json
 import math
 import os
 import re
-from fractions import Fraction
 
 import numpy as np
 
+from . import exact, runtime
 from . import formats as _formats
-from .array import QArray, bits_dtype
-from .codec import decode
+from .array import QArray, bits_dtype, wrap_codes
+from .diff import DiffReport, Mismatch, diff, ulp_key  # noqa: F401  (fxsim.io.diff since the start)
 from .modes import Overflow, Rounding
 
 __all__ = ["DiffReport", "Mismatch", "diff", "from_ints", "read_codes", "read_coe", "read_memb",
@@ -89,7 +92,7 @@ def _finish(codes, fmt, shape, source):
             raise ValueError(f"{source}: holds {len(codes)} codes of format {fmt.name}, "
                              f"which do not fill shape {shape}")
         arr = arr.reshape(shape)
-    return QArray._wrap(arr, fmt)
+    return wrap_codes(arr, fmt)
 
 
 def _parse_code(token: str, base: int, fmt, source: str, lineno: int, line: str) -> int:
@@ -309,8 +312,11 @@ def format_fields(fmt) -> dict:
     if fmt.is_float:
         return {"kind": "float", "name": fmt.name, "width": fmt.width, "exp": fmt.exp, "man": fmt.man,
                 "bias": fmt.bias, "subnormals": fmt.subnormals, "special": fmt.special}
-    return {"kind": "fixed", "name": fmt.name, "width": fmt.width, "word": fmt.word, "frac": fmt.frac,
-            "signed": fmt.signed}
+    fields = {"kind": "fixed", "name": fmt.name, "width": fmt.width, "word": fmt.word,
+              "frac": fmt.frac, "signed": fmt.signed}
+    if fmt.narrow:  # only when set: manifests of ordinary formats stay as they were
+        fields["narrow"] = True
+    return fields
 
 
 def format_from_fields(fields: dict, where: str = "manifest"):
@@ -321,7 +327,8 @@ def format_from_fields(fields: dict, where: str = "manifest"):
             fmt = _formats.FloatFormat(fields["exp"], fields["man"], bias=fields["bias"],
                                        subnormals=fields["subnormals"], special=fields["special"])
         elif kind == "fixed":
-            fmt = _formats.FixedFormat(fields["word"], fields["frac"], signed=fields["signed"])
+            fmt = _formats.FixedFormat(fields["word"], fields["frac"], signed=fields["signed"],
+                                       narrow=fields.get("narrow", False))
         else:
             raise ValueError(f"unknown kind {kind!r}")
     except (KeyError, TypeError, ValueError) as exc:
@@ -476,9 +483,15 @@ CODE_FILES = {".memh": "hex codes ($readmemh)", ".hex": "hex codes ($readmemh)",
 
 def read_values(path) -> np.ndarray:
     """Numbers to encode: a ``.npy`` array (any real or integer dtype) or a
-    ``.csv``/``.txt`` file of numbers separated by commas or whitespace
-    (float64; one row per line, ``#`` comments).  Values are read as stored,
-    not rounded."""
+    ``.csv``/``.txt`` file of numbers separated by commas or whitespace (one
+    row per line, ``#`` comments).  Values are read as stored, not rounded:
+    a text number is read exactly, as :func:`fxsim.exact.parse_number` reads
+    it (``0.1`` is one tenth, not the float64 nearest to it).
+
+    A text file gives float64 when every number in it is exactly a float64
+    (integers up to 2**53, ``2.5``, ``-0``, ``nan``, ``inf``, ...); otherwise
+    an object array holding a Fraction for each number that is not (and the
+    float of each that is), which ``fxsim.encode`` rounds once, exactly."""
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".npy":
@@ -489,12 +502,55 @@ def read_values(path) -> np.ndarray:
     if ext in (".csv", ".txt"):
         with open(path, encoding="utf-8") as fh:
             first = next((line for line in fh if line.strip() and not line.lstrip().startswith("#")), "")
+        delimiter = "," if "," in first else None
         try:
-            arr = np.loadtxt(path, delimiter="," if "," in first else None, dtype=np.float64, ndmin=1)
+            arr = np.loadtxt(path, delimiter=delimiter, dtype=np.float64, ndmin=1)
         except ValueError as exc:
             raise ValueError(f"read_values({path!r}): not a table of numbers: {exc}") from None
-        return arr
+        return _exact_text_values(path, arr, delimiter)
     raise ValueError(f"read_values({path!r}): unknown extension {ext!r}; give a .npy, .csv or .txt file")
+
+
+def _exact_text_values(path, floats, delimiter):
+    """The numbers of a text file exactly: ``floats`` (the file read as
+    float64) if each number is its float64 value exactly, else an object
+    array with ``exact.parse_number`` of each number that is not.
+
+    The fast path: ``Decimal(text) == float`` compares the two exactly (a
+    float64 is a finite decimal), so only the numbers float64 does not hold
+    -- ``0.1``, more digits than float64 keeps, beyond its range -- are
+    parsed as Fractions."""
+    if floats.size == 0:
+        return floats
+    tokens = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.split("#", 1)[0]
+            if line.strip():
+                tokens.extend(line.split(delimiter))
+    if len(tokens) != floats.size:  # numpy read the same numbers, row by row
+        raise ValueError(f"read_values({path!r}): not a table of numbers: numpy read "
+                         f"{floats.size} numbers, fxsim {len(tokens)}")
+    inexact = []
+    for i, (text, value) in enumerate(zip(tokens, floats.reshape(-1).tolist())):
+        try:
+            as_decimal = decimal.Decimal(text)
+        except decimal.InvalidOperation:
+            inexact.append(i)
+            continue
+        if not (as_decimal == value if math.isfinite(value) else not as_decimal.is_finite()):
+            inexact.append(i)
+    if not inexact:
+        return floats
+    out = floats.astype(object)
+    flat = out.reshape(-1)
+    for i in inexact:
+        try:
+            flat[i] = exact.parse_number(tokens[i])
+        except ValueError as exc:
+            raise ValueError(f"read_values({path!r}): not a table of numbers: at index "
+                             f"{runtime.format_index(i, floats.shape)}: {exc}") from None
+    return out
 
 
 def read_codes(path, fmt=None, *, array=None, shape=None) -> QArray:
@@ -557,151 +613,3 @@ def from_ints(values, fmt) -> QArray:
     """A QArray of the codes ``values`` (nested lists of ints) in ``fmt``; every code is checked."""
     return QArray(values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object),
                   _formats.format(fmt))
-
-
-# ------------------------------------------------------------------ diff
-@dataclasses.dataclass(frozen=True)
-class Mismatch:
-    """One differing element.
-
-    ``golden_value``/``dut_value`` are exact (``Fraction``, or float NaN/inf;
-    the sign of a zero is not kept); ``golden_float``/``dut_float`` the
-    float64 values (with the sign of zero).  ``bits`` lists the differing
-    bit positions (0 = least significant), ``fields`` the fields they fall
-    in: ``sign``/``exponent``/``mantissa`` for floats, ``sign``/``integer``/
-    ``fraction`` for fixed point.  ``ulps`` is ``key(dut) - key(golden)``
-    (see :func:`ulp_key`), None when either is NaN.
-    """
-
-    index: tuple
-    golden: str
-    dut: str
-    golden_code: int
-    dut_code: int
-    golden_value: object
-    dut_value: object
-    golden_float: float
-    dut_float: float
-    bits: tuple
-    fields: tuple
-    ulps: int | None
-
-
-@dataclasses.dataclass(frozen=True)
-class DiffReport:
-    """What :func:`diff` found: ``mismatches`` of ``total`` elements differ;
-    ``first`` holds the first ``limit`` of them in flat (row-major) order."""
-
-    fmt: object
-    shape: tuple
-    total: int
-    mismatches: int
-    first: tuple
-
-    @property
-    def ok(self) -> bool:
-        return self.mismatches == 0
-
-    def __str__(self) -> str:
-        head = f"diff in {self.fmt.name}, shape {self.shape}: {self.mismatches} of {self.total} differ"
-        if self.ok:
-            return head + " (ok)"
-        rows = [("index", "golden", "dut", "golden value", "dut value", "ulps", "fields", "bits")]
-        for m in self.first:
-            rows.append((str(m.index), m.golden, m.dut, _show(m.golden_value, m.golden_float),
-                         _show(m.dut_value, m.dut_float),
-                         "-" if m.ulps is None else f"{m.ulps:+d}", ",".join(m.fields),
-                         ",".join(map(str, m.bits))))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [head] + ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        if self.mismatches > len(self.first):
-            lines.append(f"... {self.mismatches - len(self.first)} more")
-        return "\n".join(lines)
-
-
-def _show(value, as_float) -> str:
-    if value == 0:
-        return repr(as_float) if as_float == 0 else "0"
-    if isinstance(value, Fraction):
-        text = str(value)
-        if value.denominator != 1 and len(text) <= 24:
-            return f"{text} ({float(value):.6g})"
-        return text if len(text) <= 24 else f"{float(value):.17g}"
-    return str(value)
-
-
-def ulp_key(code: int, fmt):
-    """A monotone integer position of ``code`` among the values of ``fmt``
-    (None for NaN).
-
-    Fixed point: the signed integer the code holds.  Floats: the magnitude
-    bits (sign-magnitude), negated for negative codes, so +0 and -0 share key
-    0 and neighbouring finite values differ by 1; an infinity is one step
-    beyond the largest finite value.  Without subnormals, every code with a
-    zero exponent field reads as zero and shares key 0; the normal codes are
-    renumbered to follow it.  E8M0 (unsigned): the code itself.
-    """
-    code = int(code)
-    if not fmt.is_float:
-        return code - (1 << fmt.width) if fmt.signed and code >> (fmt.width - 1) else code
-    value = _exact(code, fmt)
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if not fmt.signed:
-        return code
-    sign_bit = 1 << (fmt.width - 1)
-    mag = code & (sign_bit - 1)
-    if not fmt.subnormals:
-        mag = 0 if mag >> fmt.man == 0 else mag - ((1 << fmt.man) - 1)
-    return -mag if code & sign_bit else mag
-
-
-def _exact(code, fmt):
-    return decode(np.array([code], dtype=object if fmt.width > 64 else np.uint64), fmt, exact=True)[0]
-
-
-def _field_of(bit: int, fmt) -> str:
-    if fmt.signed and bit == fmt.width - 1:
-        return "sign"
-    if fmt.is_float:
-        return "mantissa" if bit < fmt.man else "exponent"
-    return "fraction" if bit < fmt.frac else "integer"
-
-
-def diff(golden, dut, fmt=None, *, limit=10) -> DiffReport:
-    """Compare two arrays of codes: QArrays, or integer codes with ``fmt``.
-
-    Shapes (and formats) must match.  Returns a :class:`DiffReport` with the
-    count of mismatches and the first ``limit`` of them (index, both codes in
-    padded hex, exact and float values, differing bit positions and fields,
-    distance in ULPs)."""
-    fmts = {q.fmt for q in (golden, dut) if isinstance(q, QArray)}
-    if fmt is not None:
-        fmts.add(_formats.format(fmt))
-    if not fmts:
-        raise ValueError("diff: give fmt= for raw integer codes (or pass QArrays)")
-    if len(fmts) > 1:
-        raise ValueError(f"diff: formats differ: {', '.join(sorted(f.name for f in fmts))}")
-    fmt = fmts.pop()
-    g = golden if isinstance(golden, QArray) else QArray(golden, fmt)
-    d = dut if isinstance(dut, QArray) else QArray(dut, fmt)
-    if g.shape != d.shape:
-        raise ValueError(f"diff: shapes differ: golden {g.shape}, dut {d.shape} (format {fmt.name})")
-    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
-        raise ValueError(f"diff: limit must be a non-negative integer, got {limit!r}")
-    gf, df = g.bits.reshape(-1), d.bits.reshape(-1)
-    where = np.flatnonzero(gf != df) if gf.dtype != object else \
-        np.array([i for i, (a, b) in enumerate(zip(gf.tolist(), df.tolist())) if a != b], dtype=np.int64)
-    first = []
-    for i in where[:limit].tolist():
-        a, b = int(gf[i]), int(df[i])
-        bits = tuple(k for k in range(fmt.width) if (a ^ b) >> k & 1)
-        fields = tuple(f for f in ("sign", "exponent", "mantissa", "integer", "fraction")
-                       if any(_field_of(k, fmt) == f for k in bits))
-        ka, kb = ulp_key(a, fmt), ulp_key(b, fmt)
-        va, vb = _exact(a, fmt), _exact(b, fmt)
-        fa, fb = (float(x) for x in decode(np.array([a, b], dtype=object if fmt.width > 64 else np.uint64), fmt))
-        index = tuple(int(j) for j in np.unravel_index(i, g.shape)) if g.shape else ()
-        first.append(Mismatch(index, _hex(a, fmt), _hex(b, fmt), a, b, va, vb, fa, fb, bits, fields,
-                              None if ka is None or kb is None else kb - ka))
-    return DiffReport(fmt, g.shape, int(g.bits.size), int(where.size), tuple(first))

@@ -66,12 +66,18 @@ What fxsim does where the spec leaves room (each one tested):
   magnitude as ``2 - 2**-6`` (codes ±127) and lets the most negative code
   (0x80, -2.0) go unused; §6.3 (2) clamps to the max normal keeping the
   sign.  Taking ``2 - 2**-6`` as that max normal, by default
-  (``int8_symmetric=True``) an element that rounds to -2.0 is clamped to
+  (``int8_symmetric=True``) elements are rounded into the narrowed s8.6,
+  ``FixedFormat(8, 6, narrow=True)`` (``MXINT8_SYMMETRIC``, range
+  ``±(2 - 2**-6)``): an element that rounds to -2.0 is clamped to
   ``-(2 - 2**-6)`` and 0x80 is never produced (as microxcaling).  This also
   makes quantize -> dequantize -> quantize reproduce the codes: -2.0 * X
-  would otherwise requantize with scale 2X.  ``int8_symmetric=False`` uses
-  the full two's complement s8.6 range (saturating to -2.0 and
-  ``2 - 2**-6``).
+  would otherwise requantize with scale 2X.  The clamp is the rounding
+  core's overflow step, so ``overflow="raise"`` raises there too, and
+  ``overflow="wrap"`` needs ``int8_symmetric=False`` (a narrowed format does
+  not wrap).  ``int8_symmetric=False`` uses the full two's complement s8.6
+  range (saturating to -2.0 and ``2 - 2**-6``).  Either way the elements
+  are stored as MXINT8's s8.6 codes: a narrowed format only limits what
+  rounding produces, every code reads the same.
 * **Partial last block**: the last block along the axis may hold fewer than
   ``block`` elements; its scale comes from its own elements only (as if
   padded with zeros, which §6.2 assumes and which cannot change a maximum
@@ -97,13 +103,15 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import _blocks
-from . import codec
+from . import blocking, codec, exact
 from . import formats as _formats
-from .array import QArray
+from .array import QArray, wrap_codes
 
 E8M0 = _formats.float8_e8m0fnu
 MXINT8 = _formats.FixedFormat(8, 6)
+#: What MXINT8 elements are rounded into with ``int8_symmetric=True``: s8.6
+#: narrowed to ``±(2 - 2**-6)`` (codes ±127; 0x80 is never produced).
+MXINT8_SYMMETRIC = _formats.FixedFormat(8, 6, narrow=True)
 
 #: emax_elem of each element format: the exponent of its largest normal
 #: (spec §5.3, Tables 2-6; for INT8 the largest power of two is 1.0).
@@ -195,13 +203,13 @@ class MXArray:
             raise ValueError(f"{where}: elements must be a QArray of an MX element format")
         element_format(self.elements.fmt, where)
         name = self.elements.fmt.name
-        block = _blocks.check_block(self.block, f"{where} (element format {name})")
+        block = blocking.check_block(self.block, f"{where} (element format {name})")
         if self.elements.ndim == 0:
             raise ValueError(f"{where}: elements must have at least one dimension")
-        axis = _blocks.normalize_axis(self.axis, self.elements.ndim,
-                                      f"{where} (element format {name}, block {block})")
+        axis = blocking.normalize_axis(self.axis, self.elements.ndim,
+                                       f"{where} (element format {name}, block {block})")
         expected = list(self.elements.shape)
-        expected[axis] = _blocks.nblocks(expected[axis], block)
+        expected[axis] = blocking.nblocks(expected[axis], block)
         if tuple(expected) != self.scales.shape:
             raise ValueError(f"{where}: scales have shape {self.scales.shape}; elements of shape "
                              f"{self.elements.shape} in blocks of {block} along axis {axis} need "
@@ -261,9 +269,11 @@ def quantize(x, elem_fmt, block: int = 32, axis: int = -1, rounding="nearest_eve
         of the element format (e.g. ``"ieee"`` for E5M2's non-saturating
         conversion).
     int8_symmetric : bool
-        MXINT8: clamp to the max normal ``±(2 - 2**-6)``, never producing
-        code 0x80 (-2.0), applied after the overflow mode (default True;
-        False: the full s8.6 range).  Ignored for the other formats.
+        MXINT8: round into ``MXINT8_SYMMETRIC``, s8.6 narrowed to the max
+        normal ``±(2 - 2**-6)``, never producing code 0x80 (-2.0); the
+        overflow mode applies at that range (``"wrap"`` is not available).
+        Default True; False: the full s8.6 range.  Ignored for the other
+        formats.
     rng, random, random_bits
         Random source for the stochastic modes, as in :func:`fxsim.encode`
         (one draw per element of ``x``, in C order of ``x``).
@@ -274,53 +284,61 @@ def quantize(x, elem_fmt, block: int = 32, axis: int = -1, rounding="nearest_eve
     """
     fmt = element_format(elem_fmt, f"mx.quantize (block {block!r}, axis {axis!r})")
     where = f"mx.quantize (element format {fmt.name}, block {block!r}, axis {axis!r})"
-    block = _blocks.check_block(block, where)
+    block = blocking.check_block(block, where)
     rounding, overflow = codec.resolve_modes(fmt, rounding, overflow)
-    arr = _blocks.input_array(x, where)
+    target = MXINT8_SYMMETRIC if int8_symmetric and fmt == MXINT8 else fmt
+    if overflow not in target.overflows:
+        choices = ", ".join(o.value for o in target.overflows)
+        raise ValueError(f"{where}: overflow={overflow.value!r} is not available with "
+                         f"int8_symmetric=True: MXINT8 elements then round into the narrowed "
+                         f"{target.name} ({target.min} .. {target.max}), which does not wrap; "
+                         f"choose one of: {choices}, or pass int8_symmetric=False")
+    arr = blocking.input_array(x, where)
     if arr.ndim == 0:
         raise ValueError(f"{where}: the input must have at least one dimension, got a scalar")
-    axis = _blocks.normalize_axis(axis, arr.ndim, where)
+    axis = blocking.normalize_axis(axis, arr.ndim, where)
     n = arr.shape[axis]
     emax = EMAX_ELEM[fmt]
 
     # Per block: is every value finite, and floor(log2(max |V_i|)) (None: all zero).
     if arr.dtype == object:
-        rat, finite = _blocks.exact_finite(arr)
-        amax = _blocks.to_blocks(np.abs(rat), block, axis, Fraction(0)).max(axis=-1)
+        rat, finite = blocking.exact_finite(arr)
+        amax = blocking.to_blocks(np.abs(rat), block, axis, Fraction(0)).max(axis=-1)
         top = np.empty(amax.shape, dtype=np.int64)
         flat = top.reshape(-1)
         for i, a in enumerate(amax.reshape(-1)):
             # Only the clamped value matters: keep it inside int64.
-            flat[i] = -100000 if a == 0 else min(max(_blocks.floor_log2(a), -100000), 100000)
+            flat[i] = -100000 if a == 0 else min(max(exact.floor_log2(a), -100000), 100000)
         zero = amax == 0
     else:
         finite = np.isfinite(arr)
         magnitude = np.where(finite, np.abs(arr), 0.0)
-        amax = _blocks.to_blocks(magnitude, block, axis, 0.0).max(axis=-1)
+        amax = blocking.to_blocks(magnitude, block, axis, 0.0).max(axis=-1)
         _, ex = np.frexp(amax)  # amax = m * 2**ex, 0.5 <= m < 1: floor(log2 amax) = ex - 1
         top = ex.astype(np.int64) - 1
         zero = amax == 0
-    all_finite = _blocks.to_blocks(finite, block, axis, True).all(axis=-1)
+    all_finite = blocking.to_blocks(finite, block, axis, True).all(axis=-1)
     shared = np.where(zero, -127, np.maximum(top - emax, -127))
     nan_scale = ~all_finite | (shared > 127)
     shared = np.where(nan_scale, 0, shared)
 
-    shared = _blocks.from_block_layout(shared, axis)
-    nan_scale = _blocks.from_block_layout(nan_scale, axis)
+    shared = blocking.from_block_layout(shared, axis)
+    nan_scale = blocking.from_block_layout(nan_scale, axis)
     # E8M0 code of 2**shared is shared + 127 (Table 7); nothing is rounded.
-    scales = QArray._wrap(np.where(nan_scale, 0xFF, shared + 127).astype(np.uint8), E8M0)
+    scales = wrap_codes(np.where(nan_scale, 0xFF, shared + 127).astype(np.uint8), E8M0)
 
-    e = _blocks.expand(shared, block, axis, n)
-    skip = _blocks.expand(nan_scale, block, axis, n)
-    scaled = None if arr.dtype == object else _blocks.scale_fast(arr, e, skip)
+    e = blocking.expand(shared, block, axis, n)
+    skip = blocking.expand(nan_scale, block, axis, n)
+    scaled = None if arr.dtype == object else blocking.scale_fast(arr, e, skip)
     if scaled is None:
-        exact = arr if arr.dtype == object else _blocks._exact_array(arr)
-        scaled = _blocks.scale_exact(exact, e, skip)
-    codes = np.asarray(codec.encode(scaled, fmt, rounding, overflow, rng=rng, random=random,
+        values = arr if arr.dtype == object else exact.exact_values(arr, where)
+        scaled = blocking.scale_exact(values, e, skip)
+    # one rounding into the element format (narrowed for symmetric MXINT8),
+    # whose overflow step is the clamp of sec. 6.3 (2); the codes are stored
+    # as the element format's (a narrowed format reads every code the same)
+    codes = np.asarray(codec.encode(scaled, target, rounding, overflow, rng=rng, random=random,
                                     random_bits=random_bits)).reshape(arr.shape)
-    if int8_symmetric and fmt == MXINT8:
-        codes = np.where(codes == 0x80, 0x81, codes)
-    return MXArray(scales, QArray._wrap(codes, fmt), block, axis)
+    return MXArray(scales, wrap_codes(codes, fmt), block, axis)
 
 
 def dequantize(mx: MXArray, exact: bool = False) -> np.ndarray:
@@ -334,8 +352,8 @@ def dequantize(mx: MXArray, exact: bool = False) -> np.ndarray:
     if not isinstance(mx, MXArray):
         raise ValueError(f"mx.dequantize: give an MXArray, got {type(mx).__name__}")
     n = mx.shape[mx.axis]
-    nan = _blocks.expand(mx.scales.bits == 0xFF, mx.block, mx.axis, n)
-    k = _blocks.expand(mx.scales.bits.astype(np.int64) - 127, mx.block, mx.axis, n)
+    nan = blocking.expand(mx.scales.bits == 0xFF, mx.block, mx.axis, n)
+    k = blocking.expand(mx.scales.bits.astype(np.int64) - 127, mx.block, mx.axis, n)
     if not exact:
         with np.errstate(invalid="ignore"):
             values = np.ldexp(mx.elements.to_float(), np.where(nan, 0, k))

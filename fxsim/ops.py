@@ -10,7 +10,7 @@ where it cannot.
   ``ceil(log2(n))`` bits.  Nothing is rounded.
 * Everything else -- float operands, or any ``out=`` format -- is the exact
   result rounded once into the output format by the core
-  (``_round.round_code``), under one of the fourteen rounding modes and an
+  (``_kernels.core.round_code``), under one of the fourteen rounding modes and an
   overflow policy: :func:`add`, :func:`subtract`, :func:`multiply`,
   :func:`divide`, :func:`fma` (``a * b + c``, one rounding), :func:`sqrt`,
   :func:`cast`.  IEEE 754 rules for NaN, inf and signed zeros; the NaN an
@@ -24,7 +24,7 @@ read exactly, in their own formats), or Python scalars, which take the
 other operand's format (as numpy's weak scalars) and must be exact in it.
 
 Engines: the Numba kernel computes each exact result in 64-bit words with a
-sticky bit (``_arith.py`` says when that is exact); operands or outputs it
+sticky bit (``arith.py`` says when that is exact); operands or outputs it
 cannot hold (formats wider than 64 bits, precisions above ~60 bits, fixed
 outputs that wrap) run the same source on Python ints.  Binary operations on
 two codes of at most 16 bits together use a table of the kernel's answers.
@@ -36,25 +36,23 @@ import functools
 import math
 import numbers
 from fractions import Fraction
-from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from . import _arith
-from . import _ops_kernels as kernels
-from . import _round as core
-from . import codec
+from . import array, codec, exact, runtime
 from . import formats as _formats
-from ._jit import kernel_array, threads_for
-from .array import QArray, asarray, bits_dtype
+from ._kernels import arith, core
+from ._kernels import elementwise as kernels
+from ._kernels.jit import kernel_array, threads_for
+from .array import QArray, asarray, bits_dtype, wrap_codes
 from .modes import Overflow, Rounding
 
-_OP_NAMES = {v: k for k, v in _arith.OPS.items()}
+_OP_NAMES = {v: k for k, v in arith.OPS.items()}
 
 
 # ---------------------------------------------------------------- operands
-def _operand(x, like=None, op="add"):
+def as_operand(x, like=None, op="add"):
     """A QArray for ``x``; Python scalars take ``like``'s format, exactly."""
     if isinstance(x, QArray):
         return x
@@ -73,7 +71,7 @@ def _operand(x, like=None, op="add"):
                              f"round it first with fxsim.asarray({x!r}, fmt, rounding=...)")
         return q
     arr = np.asarray(x)
-    if arr.dtype.kind in "fiu" and arr.dtype in codec._SOURCES:
+    if arr.dtype.kind in "fiu" and arr.dtype in runtime.SOURCES:
         return asarray(arr)
     raise ValueError(f"{op}: cannot use {type(x).__name__} of dtype {arr.dtype} as an operand; "
                      "give QArrays (fxsim.asarray(x, fmt)) or float/int numpy arrays")
@@ -84,7 +82,7 @@ def _precision(fmt) -> int:
     return fmt.man + 1 if fmt.is_float else fmt.word
 
 
-def _contains(big, small) -> bool:
+def format_contains(big, small) -> bool:
     """Does every value (and special) of ``small`` exist in ``big``?"""
     if not (big.is_float and small.is_float):
         return False
@@ -104,13 +102,13 @@ def result_format(*fmts, op="add"):
     """The format an operation returns when no ``out=`` is given."""
     fmts = [_formats.format(f) for f in fmts]
     if all(not f.is_float for f in fmts) and op in ("add", "sub", "mul"):
-        return _grown(op, *fmts)
+        return grown_format(op, *fmts)
     if not all(f.is_float for f in fmts):
         names = ", ".join(f.name for f in fmts)
         raise ValueError(f"{op} of formats {names} has no exact result format; "
                          f"give out= (e.g. out='float32' or out='s16.8') and a rounding mode")
     for f in fmts:
-        if all(_contains(f, g) or f == g for g in fmts):
+        if all(format_contains(f, g) or f == g for g in fmts):
             return f
     exp = max(f.exp for f in fmts)
     man = max(f.man for f in fmts)
@@ -122,7 +120,7 @@ def result_format(*fmts, op="add"):
     return _formats.FloatFormat(exp, man, special=special)
 
 
-def _grown(op, fa, fb):
+def grown_format(op, fa, fb):
     """The exact result format of fixed-point add/sub/mul."""
     if op == "mul":
         return _formats.FixedFormat(fa.word + fb.word, fa.frac + fb.frac,
@@ -137,38 +135,8 @@ def _grown(op, fa, fb):
 
 
 # ---------------------------------------------------------------- fixed, exact
-def _fixed_values(q: QArray):
-    """The signed integers ``n`` of a fixed QArray (value ``n * 2**-frac``):
-    int64 when they fit, else Python ints."""
-    fmt = q.fmt
-    if fmt.width <= 63 or (fmt.width == 64 and fmt.signed):
-        v = q.bits.astype(np.uint64)
-        if fmt.signed:
-            sign = np.uint64(1 << (fmt.width - 1))
-            v = (v ^ sign) - sign
-        return v.view(np.int64)
-    sign = 1 << (fmt.width - 1)
-    f = np.frompyfunc(lambda c: (int(c) ^ sign) - sign if fmt.signed else int(c), 1, 1)
-    return np.asarray(f(q.bits), dtype=object)
-
-
-def _fixed_from_values(values, fmt) -> QArray:
-    """Codes of integers that fit ``fmt`` exactly (two's complement)."""
-    mask = (1 << fmt.width) - 1
-    if fmt.width <= 64 and values.dtype != object:
-        bits = values.astype(np.uint64)
-        if fmt.width < 64:
-            bits &= np.uint64(mask)
-        return QArray._wrap(bits, fmt)
-    f = np.frompyfunc(lambda v: int(v) & mask, 1, 1)
-    bits = np.asarray(f(values), dtype=object)
-    if fmt.width <= 64:
-        bits = bits.astype(np.uint64)
-    return QArray._wrap(bits, fmt)
-
-
 def _fixed_exact(op, a: QArray, b: QArray) -> QArray:
-    fmt = _grown(op, a.fmt, b.fmt)
+    fmt = grown_format(op, a.fmt, b.fmt)
     shape = _broadcast_shape(op, (a, b), " (exact fixed point)")
     if op == "mul":
         sa = sb = 0
@@ -180,28 +148,28 @@ def _fixed_exact(op, a: QArray, b: QArray) -> QArray:
         sign = [np.uint64(1 << (q.fmt.width - 1) if q.fmt.signed else 0) for q in (a, b)]
         kernels.fixed_exact({"add": 0, "sub": 1, "mul": 2}[op], x, sign[0], np.uint64(sa), y,
                             sign[1], np.uint64(sb), np.uint64((1 << fmt.width) - 1), out)
-        return QArray._wrap(out.reshape(shape), fmt)
-    x = _fixed_values(a).astype(object) * (1 << sa)
-    y = _fixed_values(b).astype(object) * (1 << sb)
+        return wrap_codes(out.reshape(shape), fmt)
+    x = exact.signed_ints(a.bits, a.fmt).astype(object) * (1 << sa)
+    y = exact.signed_ints(b.bits, b.fmt).astype(object) * (1 << sb)
     z = x + y if op == "add" else (x - y if op == "sub" else x * y)
-    return _fixed_from_values(np.asarray(z, dtype=object), fmt)
+    return wrap_codes(exact.codes_of_ints(np.asarray(z, dtype=object), fmt), fmt)
 
 
 # ---------------------------------------------------------------- rounded
-def _plan(op, fmts, out, rounding, overflow, R):
+def kernel_plan(op, fmts, out, rounding, overflow, R):
     """``(numba?, need)``: can the 64-bit kernel compute this exactly, and
     how many result bits rounding needs (``nbits`` of div/sqrt)."""
     need = _precision(out) + (R if rounding.is_stochastic else 1) + 1
     ok = (out.width <= 64 and need <= 60
           and all(f.width <= 64 and _precision(f) <= 62 for f in fmts)
           and not (not out.is_float and overflow == Overflow.WRAP))
-    if op == _arith.FMA:
+    if op == arith.FMA:
         ok = ok and _precision(fmts[0]) + _precision(fmts[1]) <= 62
     return ok, need
 
 
 def _fail(status, i, shape, op, operands, out, rounding, overflow):
-    where = f"at index {codec._index(i, shape)}"
+    where = f"at index {runtime.format_index(i, shape)}"
     modes = f"(rounding={rounding.value}, overflow={overflow.value})"
     args = ", ".join(f"{_value_str(q, i, shape)} ({q.fmt.name})" for q in operands)
     name = _OP_NAMES[op]
@@ -218,7 +186,7 @@ def _fail(status, i, shape, op, operands, out, rounding, overflow):
 def _value_str(q, i, shape):
     """The value of operand ``q`` at flat index ``i`` of the broadcast ``shape``."""
     code = int(np.broadcast_to(q.bits, shape).reshape(-1)[i])
-    value = codec._exact_of_code(code, q.fmt)
+    value = exact.code_value(code, q.fmt)
     return str(value)
 
 
@@ -245,12 +213,12 @@ def _table(op, fa, fb, out, rounding, overflow):
     b = index & np.uint64((1 << wb) - 1)
     codes = np.empty(index.size, np.uint64)
     each = np.zeros(index.size, np.uint8)
-    status, where = codec._chunk_status(index.size)
-    _, need = _plan(op, (fa, fb), out, rounding, overflow, 1)
+    status, where = runtime.chunk_status(index.size)
+    _, need = kernel_plan(op, (fa, fb), out, rounding, overflow, 1)
     with threads_for(status.size):
-        kernels.arith(np.int64(op), a, fa._specs[0], b, fb._specs[0], a, fa._specs[0],
-                      out._specs[0], np.int64(rounding.code), np.int64(overflow.code),
-                      np.empty(0, np.uint64), np.int64(1), np.int64(_arith.WORD), np.int64(need),
+        kernels.arith(np.int64(op), a, fa.kernel_spec, b, fb.kernel_spec, a, fa.kernel_spec,
+                      out.kernel_spec, np.int64(rounding.code), np.int64(overflow.code),
+                      np.empty(0, np.uint64), np.int64(1), np.int64(arith.WORD), np.int64(need),
                       codes, status, where, each)
     table = codes.astype(bits_dtype(out))
     table.flags.writeable = False
@@ -260,21 +228,21 @@ def _table(op, fa, fb, out, rounding, overflow):
 
 def _python_engine(op, operands, shape, out, rounding, overflow, rnd, R, need):
     """The same computation on Python ints (any width, any precision)."""
-    spec = out._specs[1]
+    spec = out.exact_spec
     flats = [np.broadcast_to(q.bits, shape).reshape(-1) for q in operands]
     n = int(np.prod(shape, dtype=np.int64))
     codes = np.empty(n, dtype=object if out.width > 64 else np.uint64)
     down = rounding == Rounding.DOWN
     base = max(64, need + 4, *(2 * _precision(q.fmt) + 4 for q in operands))
     for i in range(n):
-        parts = [core.split_code(int(f[i]), q.fmt._specs[1]) for f, q in zip(flats, operands)]
+        parts = [core.split_code(int(f[i]), q.fmt.exact_spec) for f, q in zip(flats, operands)]
         while len(parts) < 3:
             parts.append(parts[0])
         W = base
         if not out.is_float:  # keep every bit down to the rounding point
             span = builtins.sum(abs(M.bit_length() + E) for _, M, E, _ in parts)
             W = base + span + max(out.frac, 0) + R
-        neg, M, E, sticky, cls = _arith.exact_result(op, *parts[0], *parts[1], *parts[2], W, W, down)
+        neg, M, E, sticky, cls = arith.exact_result(op, *parts[0], *parts[1], *parts[2], W, W, down)
         r = int(rnd[i]) if len(rnd) else 0
         code, status = core.round_code(bool(neg), M, E, sticky, cls, spec, rounding.code,
                                        overflow.code, r, R)
@@ -286,54 +254,56 @@ def _python_engine(op, operands, shape, out, rounding, overflow, rnd, R, need):
 
 def _rounded(op, operands, out, rounding, overflow, rng, random, random_bits):
     out = _formats.format(out)
-    rounding, overflow = codec.resolve_modes(out, rounding, overflow)
+    rounding, overflow = runtime.resolve_modes(out, rounding, overflow)
     shape = _broadcast_shape(_OP_NAMES[op], operands, f" (out={out.name}, rounding="
                              f"{rounding.value}, overflow={overflow.value})")
-    rnd = codec._random_bits(rounding, shape, rng, random, random_bits, out, overflow)
+    rnd = runtime.random_source(rounding, shape, rng, random, random_bits, out, overflow)
     fmts = tuple(q.fmt for q in operands)
-    fast, need = _plan(op, fmts, out, rounding, overflow, random_bits)
+    fast, need = kernel_plan(op, fmts, out, rounding, overflow, random_bits)
     n = int(np.prod(shape, dtype=np.int64))
     if fast and len(operands) == 2 and not rounding.is_stochastic \
             and fmts[0].width + fmts[1].width <= 16:
         table, table_status = _table(op, fmts[0], fmts[1], out, rounding, overflow)
         a, b = (_flat(q, shape) for q in operands)
         codes = np.empty(n, table.dtype)
-        status, where = codec._chunk_status(n)
-        kernels.lookup2(table, table_status, a, b, np.int64(fmts[1].width), codes, status, where)
+        status, where = runtime.chunk_status(n)
+        with threads_for(status.size):
+            kernels.lookup2(table, table_status, a, b, np.int64(fmts[1].width), codes, status,
+                            where)
     elif fast:
         flats = [_flat(q, shape, np.uint64) for q in operands]
-        specs = [q.fmt._specs[0] for q in operands]
+        specs = [q.fmt.kernel_spec for q in operands]
         while len(flats) < 3:
             flats.append(flats[0])
             specs.append(specs[0])
         codes = np.empty(n, np.uint64)
-        status, where = codec._chunk_status(n)
+        status, where = runtime.chunk_status(n)
         with threads_for(status.size):
             kernels.arith(np.int64(op), flats[0], specs[0], flats[1], specs[1], flats[2], specs[2],
-                          out._specs[0], np.int64(rounding.code), np.int64(overflow.code), rnd,
-                          np.int64(random_bits), np.int64(_arith.WORD), np.int64(need), codes,
+                          out.kernel_spec, np.int64(rounding.code), np.int64(overflow.code), rnd,
+                          np.int64(random_bits), np.int64(arith.WORD), np.int64(need), codes,
                           status, where, np.empty(0, np.uint8))
     else:
         codes = _python_engine(op, operands, shape, out, rounding, overflow, rnd, random_bits,
                                need)
         status = np.zeros(1, np.int64)
         where = status
-    failure = codec._first_failure(status, where)
+    failure = runtime.first_failure(status, where)
     if failure is not None:
         _fail(failure[0], failure[1], shape, op, operands, out, rounding, overflow)
-    return QArray._wrap(codes.reshape(shape), out)
+    return wrap_codes(codes.reshape(shape), out)
 
 
 def _binary(name, a, b, out, rounding, overflow, rng, random, random_bits):
-    a = _operand(a, b if isinstance(b, QArray) else None, name)
-    b = _operand(b, a, name)
+    a = as_operand(a, b if isinstance(b, QArray) else None, name)
+    b = as_operand(b, a, name)
     if out is None:
         if not a.fmt.is_float and not b.fmt.is_float and name in ("add", "sub", "mul"):
             if rng is not None or random is not None:
                 raise ValueError(f"{name}: fixed-point {name} is exact; rng=/random= need out=")
             return _fixed_exact(name, a, b)
         out = result_format(a.fmt, b.fmt, op=name)
-    return _rounded(_arith.OPS[name], (a, b), out, rounding, overflow, rng, random, random_bits)
+    return _rounded(arith.OPS[name], (a, b), out, rounding, overflow, rng, random, random_bits)
 
 
 # ---------------------------------------------------------------- public API
@@ -382,17 +352,17 @@ def fma(a, b, c, out=None, rounding="nearest_even", overflow=None, *, rng=None, 
         random_bits=32) -> QArray:
     """``a * b + c`` with one rounding (fused multiply-add)."""
     like = next((x for x in (a, b, c) if isinstance(x, QArray)), None)
-    a, b, c = (_operand(x, like, "fma") for x in (a, b, c))
+    a, b, c = (as_operand(x, like, "fma") for x in (a, b, c))
     out = result_format(a.fmt, b.fmt, c.fmt, op="fma") if out is None else out
-    return _rounded(_arith.FMA, (a, b, c), out, rounding, overflow, rng, random, random_bits)
+    return _rounded(arith.FMA, (a, b, c), out, rounding, overflow, rng, random, random_bits)
 
 
 def sqrt(a, out=None, rounding="nearest_even", overflow=None, *, rng=None, random=None,
          random_bits=32) -> QArray:
     """The square root rounded once; sqrt(-0) = -0, sqrt(x < 0) = NaN."""
-    a = _operand(a, None, "sqrt")
+    a = as_operand(a, None, "sqrt")
     out = result_format(a.fmt, op="sqrt") if out is None else out
-    return _rounded(_arith.SQRT, (a,), out, rounding, overflow, rng, random, random_bits)
+    return _rounded(arith.SQRT, (a,), out, rounding, overflow, rng, random, random_bits)
 
 
 for _f in (add, subtract, multiply, divide, fma, sqrt):
@@ -409,19 +379,19 @@ def cast(a, fmt, rounding="nearest_even", overflow=None, *, rng=None, random=Non
         return asarray(a, fmt, rounding, overflow, rng=rng, random=random,
                        random_bits=random_bits)
     fmt = _formats.format(fmt)
-    rounding, overflow = codec.resolve_modes(fmt, rounding, overflow)
+    rounding, overflow = runtime.resolve_modes(fmt, rounding, overflow)
     shape = a.shape
-    rnd = codec._random_bits(rounding, shape, rng, random, random_bits, fmt, overflow)
+    rnd = runtime.random_source(rounding, shape, rng, random, random_bits, fmt, overflow)
     flat = a.bits.reshape(-1)
     if a.fmt.width <= 64 and fmt.width <= 64:
-        codes, failure = codec._run_convert(flat, a.fmt, fmt, rounding, overflow, rnd,
+        codes, failure = codec.convert(flat, a.fmt, fmt, rounding, overflow, rnd,
                                             random_bits, np.uint64)
     else:
-        spec = fmt._specs[1]
+        spec = fmt.exact_spec
         codes = np.empty(flat.size, dtype=bits_dtype(fmt) if fmt.width > 64 else np.uint64)
         failure = None
         for i, c in enumerate(flat):
-            neg, M, E, cls = core.split_code(int(c), a.fmt._specs[1])
+            neg, M, E, cls = core.split_code(int(c), a.fmt.exact_spec)
             r = int(rnd[i]) if len(rnd) else 0
             code, status = core.round_code(bool(neg), M, E, False, cls, spec, rounding.code,
                                            overflow.code, r, random_bits)
@@ -430,15 +400,15 @@ def cast(a, fmt, rounding="nearest_even", overflow=None, *, rng=None, random=Non
                 break
             codes[i] = code
     if failure is not None:
-        codec._fail(failure[0], failure[1], shape, fmt, rounding, overflow,
-                    codec._exact_of_code(int(flat[failure[1]]), a.fmt), "cast")
-    return QArray._wrap(codes.reshape(shape), fmt)
+        runtime.raise_failure(failure[0], failure[1], shape, fmt, rounding, overflow,
+                    exact.code_value(int(flat[failure[1]]), a.fmt), "cast")
+    return wrap_codes(codes.reshape(shape), fmt)
 
 
 def negative(a) -> QArray:
     """``-a``, exact: a float flips its sign bit (fnuz zero and NaN stay);
     fixed point grows one bit (``-min`` needs it) and is signed."""
-    a = _operand(a, None, "negative")
+    a = as_operand(a, None, "negative")
     fmt = a.fmt
     if fmt.is_float:
         if not fmt.signed:
@@ -447,14 +417,14 @@ def negative(a) -> QArray:
         bits = a.bits ^ a.bits.dtype.type(sign)
         if fmt.special == "fnuz":  # 0 stays 0; the NaN (the -0 pattern) stays NaN
             bits = np.where((a.bits & a.bits.dtype.type(sign - 1)) == 0, a.bits, bits)
-        return QArray._wrap(np.asarray(bits), fmt)
+        return wrap_codes(np.asarray(bits), fmt)
     out = _formats.FixedFormat(fmt.word + 1, fmt.frac)
-    return _fixed_from_values(-_fixed_values_wide(a, out), out)
+    return wrap_codes(exact.codes_of_ints(-_signed_ints_wide(a, out), out), out)
 
 
 def absolute(a) -> QArray:
     """``|a|``, exact (fixed point grows as :func:`negative`)."""
-    a = _operand(a, None, "absolute")
+    a = as_operand(a, None, "absolute")
     fmt = a.fmt
     if fmt.is_float:
         if not fmt.signed:
@@ -463,131 +433,33 @@ def absolute(a) -> QArray:
         bits = a.bits & ~sign
         if fmt.special == "fnuz":  # the NaN pattern is the sign bit alone
             bits = np.where(a.bits == sign, a.bits, bits)
-        return QArray._wrap(np.asarray(bits), fmt)
+        return wrap_codes(np.asarray(bits), fmt)
     out = _formats.FixedFormat(fmt.word + 1, fmt.frac)
-    return _fixed_from_values(abs(_fixed_values_wide(a, out)), out)
+    return wrap_codes(exact.codes_of_ints(abs(_signed_ints_wide(a, out)), out), out)
 
 
-def _fixed_values_wide(a, out):
-    v = _fixed_values(a)
+def _signed_ints_wide(a, out):
+    v = exact.signed_ints(a.bits, a.fmt)
     return v.astype(object) if out.width > 63 and v.dtype != object else v
 
 
 # ---------------------------------------------------------------- sum, dot
-class _Terms(NamedTuple):
-    """Exact terms of a sum: finite values ``ints * 2**-frac`` (int64 when
-    they fit, else Python ints; 0 for NaN/inf), which terms are NaN or
-    infinite, and each term's sign bit (the sign of a zero or inf too)."""
-
-    ints: np.ndarray
-    frac: int
-    isnan: np.ndarray
-    isinf: np.ndarray
-    signbit: np.ndarray
-
-
-def _terms(q: QArray) -> _Terms:
-    fmt = q.fmt
-    if not fmt.is_float:
-        ints = _fixed_values(q)
-        none = np.zeros(q.shape, bool)
-        return _Terms(ints, fmt.frac, none, none, np.asarray(ints < 0, bool))
-    frac = fmt.man - fmt.emin  # every value is an integer times 2**-frac
-    scale = Fraction(2) ** frac
-    values = q.to_exact().reshape(q.shape)
-    isnan = np.frompyfunc(lambda v: isinstance(v, float) and v != v, 1, 1)(values).astype(bool)
-    isinf = np.frompyfunc(lambda v: isinstance(v, float) and v == v, 1, 1)(values).astype(bool)
-    ints = np.asarray(np.frompyfunc(
-        lambda v: 0 if isinstance(v, float) else int(v * scale), 1, 1)(values), dtype=object)
-    if fmt.emax + 1 + frac <= 62:
-        ints = ints.astype(np.int64)
-    signbit = (q.bits >> q.bits.dtype.type(fmt.width - 1)).astype(bool) if fmt.signed \
-        else np.zeros(q.shape, bool)
-    return _Terms(ints, frac, isnan, isinf, np.asarray(signbit, bool))
-
-
-def _product_terms(a: _Terms, b: _Terms) -> _Terms:
-    """Exact products, with IEEE rules (0 * inf is NaN)."""
-    if a.ints.dtype != object and b.ints.dtype != object and \
-            _bits_needed(a.ints) + _bits_needed(b.ints) <= 62:
-        ints = a.ints * b.ints
-    else:
-        ints = a.ints.astype(object) * b.ints.astype(object)
-    zero_a = (np.asarray(a.ints) == 0) & ~a.isnan & ~a.isinf
-    zero_b = (np.asarray(b.ints) == 0) & ~b.isnan & ~b.isinf
-    isnan = a.isnan | b.isnan | (a.isinf & zero_b) | (b.isinf & zero_a)
-    isinf = (a.isinf | b.isinf) & ~isnan
-    return _Terms(ints, a.frac + b.frac, isnan, isinf, a.signbit ^ b.signbit)
-
-
-def _bits_needed(ints) -> int:
-    return int(np.max(np.abs(ints), initial=0)).bit_length() + 1
-
-
-def _int_sum(ints, axes):
-    if ints.dtype != object:
-        n = int(np.prod([ints.shape[i] for i in axes], dtype=np.int64))
-        if _bits_needed(ints) + max(n - 1, 0).bit_length() <= 63:
-            return np.sum(ints, axis=axes, dtype=np.int64)
-        ints = ints.astype(object)
-    return np.sum(ints, axis=axes, dtype=object)
-
-
-def _round_sum(t: _Terms, axes, out, rounding, overflow, name):
-    """The exact sum of the terms along ``axes``, rounded once into ``out``.
-
-    IEEE 754: a NaN term or +inf meeting -inf gives NaN; an inf gives inf;
-    an exact zero is -0 if every term is -0, else +0 -- except under
-    ``down``, where it is -0 unless every term is +0."""
-    rounding, overflow = codec.resolve_modes(out, rounding, overflow)
-    if rounding.is_stochastic:
-        raise ValueError(f"{name}: stochastic rounding of a sum is not offered "
-                         f"(format {out.name}, rounding={rounding.value})")
-    total = np.asarray(_int_sum(t.ints, axes))
-    shape = total.shape
-    flat = total.reshape(-1)
-    zero_term = (np.asarray(t.ints) == 0) & ~t.isnan & ~t.isinf
-    nan = np.any(t.isnan, axis=axes) | (np.any(t.isinf & ~t.signbit, axis=axes)
-                                        & np.any(t.isinf & t.signbit, axis=axes))
-    inf = np.any(t.isinf, axis=axes) & ~nan
-    inf_neg = np.any(t.isinf & t.signbit, axis=axes)
-    n = int(np.prod([t.ints.shape[i] for i in axes], dtype=np.int64))
-    all_negzero = np.all(zero_term & t.signbit, axis=axes) & (n > 0)
-    all_poszero = np.all(zero_term & ~t.signbit, axis=axes)
-    zero_neg = all_negzero | ((rounding == Rounding.DOWN) & ~all_poszero)
-    cls = np.where(nan, core.NAN_CLASS, np.where(inf, core.INF, core.FINITE)).reshape(-1)
-    negs = np.where(nan, False, np.where(inf, inf_neg, zero_neg)).reshape(-1)  # NaN: positive
-    spec = out._specs[1]
-    codes = np.empty(flat.size, dtype=bits_dtype(out) if out.width > 64 else np.uint64)
-    for i, v in enumerate(flat):
-        v = int(v)
-        neg = v < 0 if v and cls[i] == core.FINITE else bool(negs[i])  # inf: its own sign
-        code, status = core.round_code(neg, abs(v), -t.frac, False, int(cls[i]), spec,
-                                       rounding.code, overflow.code, 0, 1)
-        if status:
-            value = Fraction(v) / (Fraction(2) ** t.frac) if cls[i] == core.FINITE else \
-                ("nan" if cls[i] == core.NAN_CLASS else "inf")
-            codec._fail(status, i, shape, out, rounding, overflow, value, name)
-        codes[i] = code
-    return QArray._wrap(codes.reshape(shape), out)
-
-
 def sum(a, axis=None, out=None, rounding="nearest_even", overflow=None):  # noqa: A001
     """Exact sum along ``axis`` (None: all elements).
 
     Fixed point without ``out``: exact, ``ceil(log2(n))`` more integer bits.
     Otherwise the exact sum rounded once into ``out`` (default: ``a``'s
     format), with IEEE 754's rules for NaN, inf and the sign of zero."""
-    a = _operand(a, None, "sum")
+    a = as_operand(a, None, "sum")
     axes = tuple(range(a.ndim)) if axis is None else normalize_axis_tuple(axis, a.ndim)
-    t = _terms(a)
+    t = exact.terms(a.bits, a.fmt)
     if not a.fmt.is_float and out is None:
         n = int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
         grown = _formats.FixedFormat(a.fmt.word + max(n - 1, 0).bit_length(), a.fmt.frac,
                                      signed=a.fmt.signed)
-        return _fixed_from_values(np.asarray(_int_sum(t.ints, axes)), grown)
+        return wrap_codes(exact.codes_of_ints(np.asarray(exact.int_sum(t.ints, axes)), grown), grown)
     out = a.fmt if out is None else _formats.format(out)
-    return _round_sum(t, axes, out, rounding, overflow, "sum")
+    return wrap_codes(exact.round_sum(t, axes, out, rounding, overflow, "sum"), out)
 
 
 def dot(a, b, out=None, rounding="nearest_even", overflow=None):
@@ -596,14 +468,21 @@ def dot(a, b, out=None, rounding="nearest_even", overflow=None):
     Fixed point without ``out``: exact (the product format, grown by
     ``ceil(log2(k))`` bits).  Otherwise rounded once into ``out`` (default:
     :func:`result_format` of the operands)."""
-    a = _operand(a, b if isinstance(b, QArray) else None, "dot")
-    b = _operand(b, a, "dot")
+    a = as_operand(a, b if isinstance(b, QArray) else None, "dot")
+    b = as_operand(b, a, "dot")
     if a.shape[-1:] != b.shape[-1:]:
         raise ValueError(f"dot: the last axes differ: shapes {a.shape} and {b.shape}")
     if not a.fmt.is_float and not b.fmt.is_float and out is None:
         return sum(_fixed_exact("mul", a, b), axis=-1)
     out = result_format(a.fmt, b.fmt, op="dot") if out is None else _formats.format(out)
     shape = _broadcast_shape("dot", (a, b))
-    ta, tb = (_Terms(*(np.broadcast_to(x, shape) if isinstance(x, np.ndarray) else x
-                       for x in t)) for t in (_terms(a), _terms(b)))
-    return _round_sum(_product_terms(ta, tb), (len(shape) - 1,), out, rounding, overflow, "dot")
+    ta, tb = (exact.Terms(*(np.broadcast_to(x, shape) if isinstance(x, np.ndarray) else x
+                            for x in t)) for t in (exact.terms(a.bits, a.fmt), exact.terms(b.bits, b.fmt)))
+    codes = exact.round_sum(exact.product_terms(ta, tb), (len(shape) - 1,), out, rounding, overflow,
+                            "dot")
+    return wrap_codes(codes, out)
+
+
+# QArray's operators call these (fxsim.array does not import this module).
+array.OPERATORS.update(negative=negative, absolute=absolute, add=add, subtract=subtract,
+                       multiply=multiply, divide=divide, cast=cast)

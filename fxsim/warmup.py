@@ -1,7 +1,7 @@
 """``fxsim warmup``: compile every kernel family once, up front.
 
 fxsim's kernels are compiled by Numba for the machine they run on the
-first time they are called, and cached on disk (see ``fxsim/_jit.py``:
+first time they are called, and cached on disk (see ``fxsim/_kernels/jit.py``:
 under ``~/.cache/fxsim`` or ``$XDG_CACHE_HOME/fxsim``, or in
 ``NUMBA_CACHE_DIR``).  In a fresh environment that is about a minute in
 all, spread over the first calls.  :func:`run` spends it in one go: it
@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from . import _jit
+from ._kernels import jit
 
 
 # ------------------------------------------------------------------ the steps
@@ -216,7 +216,7 @@ class _Report:
         how = (f"{compiled} kernel{'s' if compiled != 1 else ''} compiled" if compiled
                else "all from the cache")
         self._write(f"fxsim warmup: every kernel family ready in {seconds:.1f} s ({how}; "
-                    f"cache in {_jit.cache_dir()})\n")
+                    f"cache in {jit.cache_dir()})\n")
 
 
 def run(quiet: bool = False) -> int:
@@ -230,13 +230,13 @@ def run(quiet: bool = False) -> int:
     n = len(STEPS)
     total = 0
     t0 = time.perf_counter()
-    with _jit.quiet_compiles(), np.errstate(all="ignore"):
+    with jit.quiet_compiles(), np.errstate(all="ignore"):
         for i, (name, _what, step) in enumerate(STEPS):
             report.start(i, n, name)
-            before = sum(_jit.compile_counts().values())
+            before = sum(jit.compile_counts().values())
             t = time.perf_counter()
             step()
-            compiled = sum(_jit.compile_counts().values()) - before
+            compiled = sum(jit.compile_counts().values()) - before
             total += compiled
             report.done(i, n, name, time.perf_counter() - t, compiled)
     report.finish(n, time.perf_counter() - t0, total)

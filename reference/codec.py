@@ -14,6 +14,7 @@ from .formats import (FixedFormat, FloatFormat, has_inf, has_nan, inf_code, join
 from .rounding import MODES, NEAREST_MODES, round_to_integer
 
 FIXED_OVERFLOWS = ("wrap", "saturate", "raise")
+NARROW_OVERFLOWS = ("saturate", "raise")   # wrapping would give the excluded code
 FLOAT_OVERFLOWS = ("ieee", "saturate", "nan", "raise")
 
 
@@ -124,9 +125,12 @@ class _Context:
             raise self.error("not a FixedFormat or FloatFormat")
         if self.rounding not in MODES:
             raise self.error(f"unknown rounding mode; expected one of {MODES}")
-        allowed = FIXED_OVERFLOWS if isinstance(fmt, FixedFormat) else FLOAT_OVERFLOWS
+        if isinstance(fmt, FixedFormat):
+            allowed = NARROW_OVERFLOWS if fmt.narrow else FIXED_OVERFLOWS
+        else:
+            allowed = FLOAT_OVERFLOWS
         if overflow not in allowed:
-            raise self.error(f"unknown overflow mode; expected one of {allowed}")
+            raise self.error(f"overflow mode not offered by this format; expected one of {allowed}")
         if isinstance(fmt, FloatFormat):
             if overflow == "nan" and not has_nan(fmt):
                 raise self.error("overflow 'nan' on a format without NaN")
@@ -135,7 +139,11 @@ class _Context:
 
 
 def _encode_fixed(sign, mag, ctx, r, R):
-    """Round x * 2**frac to an integer n; store n (two's complement) or overflow."""
+    """Round x * 2**frac to an integer n; store n (two's complement) or overflow.
+
+    The range [min_int, max_int] is that of the results: a narrow format
+    treats n = -2**(word-1) as an overflow like any other.
+    """
     fmt = ctx.fmt
     if mag in ("nan", "inf"):
         raise ctx.error(f"cannot encode {mag} in fixed point")

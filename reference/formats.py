@@ -26,16 +26,24 @@ class FixedFormat:
 
     Signed formats hold n in two's complement, so n runs over
     [-2**(word-1), 2**(word-1) - 1]; unsigned ones over [0, 2**word - 1].
+
+    A *narrow* (signed) format keeps the same codes but rounding never
+    produces the most negative one: results lie in the symmetric
+    [-(2**(word-1) - 1), 2**(word-1) - 1].  The code 100...0 still decodes
+    to -2**(word-1); it is simply never an answer of encode.
     """
 
-    def __init__(self, word, frac, signed=True):
+    def __init__(self, word, frac, signed=True, narrow=False):
         if not (isinstance(word, int) and word >= 1):
             raise ValueError(f"FixedFormat: word must be an int >= 1, got {word!r}")
         if not isinstance(frac, int):
             raise ValueError(f"FixedFormat: frac must be an int, got {frac!r}")
+        if narrow and not (signed and word >= 2):
+            raise ValueError("FixedFormat: narrow needs a signed format of at least 2 bits")
         self.word = word
         self.frac = frac
         self.signed = bool(signed)
+        self.narrow = bool(narrow)
 
     @property
     def width(self):
@@ -43,14 +51,19 @@ class FixedFormat:
 
     @property
     def min_int(self):
-        return -2**(self.word - 1) if self.signed else 0
+        """The smallest integer a result may be (what saturation clamps to)."""
+        if not self.signed:
+            return 0
+        if self.narrow:
+            return -(2**(self.word - 1) - 1)   # symmetric: minus the largest
+        return -2**(self.word - 1)
 
     @property
     def max_int(self):
         return 2**(self.word - 1) - 1 if self.signed else 2**self.word - 1
 
     def _key(self):
-        return ("fixed", self.word, self.frac, self.signed)
+        return ("fixed", self.word, self.frac, self.signed, self.narrow)
 
     def __eq__(self, other):
         return isinstance(other, FixedFormat) and self._key() == other._key()
@@ -59,7 +72,8 @@ class FixedFormat:
         return hash(self._key())
 
     def __repr__(self):
-        return f"FixedFormat(word={self.word}, frac={self.frac}, signed={self.signed})"
+        return (f"FixedFormat(word={self.word}, frac={self.frac}, signed={self.signed}, "
+                f"narrow={self.narrow})")
 
 
 class FloatFormat:

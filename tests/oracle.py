@@ -11,7 +11,7 @@ def ref_format(fmt):
     """The reference/ twin of an fxsim format."""
     if fmt.is_float:
         return ref.FloatFormat(fmt.exp, fmt.man, fmt.bias, fmt.subnormals, fmt.special)
-    return ref.FixedFormat(fmt.word, fmt.frac, fmt.signed)
+    return ref.FixedFormat(fmt.word, fmt.frac, fmt.signed, narrow=fmt.narrow)
 
 
 def ref_encode(x, fmt, rounding="nearest_even", overflow=None, r=0, R=32):

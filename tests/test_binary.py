@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from fxsim import binary
+from fxsim._kernels import jit
 
 
 def signs(x):
@@ -140,20 +141,34 @@ def test_first_layer_bit_planes_times_binary_weights():
     np.testing.assert_array_equal(got, x @ signs(w))
 
 
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
+                    reason="needs a Numba thread pool of 2 (NUMBA_NUM_THREADS >= 2; it defaults "
+                           "to the number of CPU cores)")
 def test_same_results_on_one_and_two_threads():
+    """The popcount kernel really runs on 1 and on 2 threads (jit.last_threads
+    says so), with bit-identical results: many row pairs per thread."""
     rng = np.random.default_rng(9)
-    a, b = real(rng, (37, 200)), real(rng, (200, 41))
-    x, w = real(rng, (2, 8, 9, 9)), real(rng, (4, 8, 3, 3))
-    before = numba.get_num_threads()
-    results = []
-    try:
-        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
-            numba.set_num_threads(threads)
-            results.append((binary.matmul(a, b), binary.conv2d(x, w, padding=1, pad_value=0)))
-    finally:
-        numba.set_num_threads(before)
-    for r1, r2 in zip(*results):
-        np.testing.assert_array_equal(r1, r2)
+    a, b = real(rng, (151, 200)), real(rng, (200, 41))
+    x, w = real(rng, (2, 70, 9, 9)), real(rng, (40, 70, 3, 3))
+    ints, bits = rng.integers(-8, 8, (90, 130)), real(rng, (130, 33))
+    runs = [("matmul", lambda: binary.matmul(a, b)),
+            ("conv2d", lambda: binary.conv2d(x, w, padding=1, pad_value=0)),
+            ("bitserial", lambda: binary.bitserial_matmul(ints, binary.pack(bits, axis=-2), 4))]
+    for name, run in runs:
+        results = []
+        for threads in (1, 2):
+            with jit.exact_threads(threads):
+                results.append(run())
+                assert jit.last_threads() == threads, (name, threads)
+        np.testing.assert_array_equal(results[0], results[1], err_msg=name)
+
+
+def test_thread_record_follows_the_override():
+    # the check of the check: with one thread forced, the record says 1
+    with jit.exact_threads(1):
+        assert jit.last_threads() == 0
+        binary.matmul(np.ones((300, 64)), np.ones((64, 300)))  # big enough for 2 threads
+        assert jit.last_threads() == 1
 
 
 def test_errors_name_the_problem():

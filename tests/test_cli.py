@@ -78,3 +78,27 @@ def test_tour_runs(capsys):
     assert tour.run() == 0
     out = capsys.readouterr().out
     assert "7. OCP MX" in out and "2**-20, exact" in out and "-416.0" in out
+
+
+def test_vectors_reads_text_numbers_exactly(tmp_path):
+    """``fxsim vectors`` (as a user runs it) rounds each number of a .csv/.txt
+    once: the codes against Python's Fraction arithmetic, s8.0 nearest_even
+    (round() of a Fraction ties to even)."""
+    import subprocess
+    import sys
+    from fractions import Fraction
+
+    numbers = ["0.50000000000000000001", "0.49999999999999999999", "-0.50000000000000000001",
+               "1.49999999999999999999", "-2.50000000000000000001", "5.0000000000000000001e-1"]
+    (tmp_path / "x.csv").write_text(", ".join(numbers[:3]) + "\n" + ", ".join(numbers[3:]) + "\n")
+    (tmp_path / "y.txt").write_text("\n".join(numbers) + "\n")
+    want = [f"{round(Fraction(t)) & 0xFF:02x}" for t in numbers]
+    assert want == ["01", "00", "ff", "01", "fd", "01"]
+    for name in ("x.csv", "y.txt"):
+        p = subprocess.run([sys.executable, "-m", "fxsim.cli", "vectors", name, "-f", "s8.0",
+                            "--write", "memh", "--out", "vec"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300)
+        assert p.returncode == 0 and not p.stderr, p.stderr
+        assert "6 rounded" in p.stdout, p.stdout
+        stem = name.split(".")[0]
+        assert (tmp_path / "vec" / f"{stem}.memh").read_text().split() == want

@@ -55,6 +55,9 @@ def test_spellings():
     assert fxsim.format("e4m3b11fnuz") == fxsim.FloatFormat(4, 3, bias=11, special="fnuz")
     assert fxsim.format("e3m3_finite_nosub") == fxsim.FloatFormat(3, 3, special="finite", subnormals=False)
     assert fxsim.format("e8m0fnu") is fxsim.formats.float8_e8m0fnu
+    assert fxsim.format("s8.0n") == fxsim.FixedFormat(8, 0, narrow=True)
+    assert fxsim.format("S8.6_narrow") == fxsim.FixedFormat(8, 6, narrow=True)
+    assert fxsim.FixedFormat(4, -1, narrow=True).name == "s4.-1n"
     assert fxsim.formats.float8_e4m3fnuz.bias == 8 and fxsim.formats.float8_e5m2fnuz.bias == 16
 
 
@@ -71,10 +74,39 @@ def test_fixed_limits():
     assert (fmt.min, fmt.max, fmt.eps) == (-8.0, 127 / 16, 1 / 16)
     ufmt = fxsim.FixedFormat(8, -2, signed=False)
     assert (ufmt.min, ufmt.max, ufmt.eps) == (0.0, 255 * 4.0, 4.0)
+    nfmt = fxsim.FixedFormat(8, 4, narrow=True)
+    assert (nfmt.min, nfmt.max, nfmt.eps) == (-127 / 16, 127 / 16, 1 / 16)
+    assert nfmt.overflows == (fxsim.Overflow.SATURATE, fxsim.Overflow.RAISE)
+    assert fxsim.FixedFormat(8, 4).overflows == (fxsim.Overflow.WRAP, fxsim.Overflow.SATURATE,
+                                                 fxsim.Overflow.RAISE)
+
+
+def test_special_value_facts_per_kind():
+    """The policy table of fxsim._kernels.specialize, as each format reports it."""
+    F = fxsim.formats
+    O = fxsim.Overflow
+    assert (F.float8_e5m2.has_inf, F.float8_e5m2.has_nan, F.float8_e5m2.default_overflow) \
+        == (True, True, O.IEEE)
+    assert F.float8_e5m2.overflows == (O.IEEE, O.NAN, O.SATURATE, O.RAISE)
+    e5m0 = fxsim.FloatFormat(5, 0)                  # inf, but no NaN without fraction bits
+    assert (e5m0.has_inf, e5m0.has_nan) == (True, False)
+    assert e5m0.overflows == (O.IEEE, O.SATURATE, O.RAISE)
+    for fmt in (F.float8_e4m3fn, F.float8_e4m3fnuz, F.float8_e8m0fnu):
+        assert (fmt.has_inf, fmt.has_nan, fmt.default_overflow) == (False, True, O.NAN)
+    assert F.float4_e2m1fn.overflows == (O.SATURATE, O.RAISE)
+    assert F.float4_e2m1fn.default_overflow == O.SATURATE and not F.float4_e2m1fn.has_nan
+    # canonical NaN codes and their sign (quiet NaN, all ones, the -0 pattern, 0xFF)
+    nan = {name: (int(F.PRESETS[name].exact_spec.nan_code), F.PRESETS[name].exact_spec.nan_signed)
+           for name in ("float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e8m0fnu")}
+    assert nan == {"float8_e5m2": (0x7E, True), "float8_e4m3fn": (0x7F, True),
+                   "float8_e4m3fnuz": (0x80, False), "float8_e8m0fnu": (0xFF, False)}
+    assert [F.PRESETS[n].max_code for n in ("float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz",
+                                            "float6_e2m3fn", "float8_e8m0fnu")] \
+        == [0x7B, 0x7E, 0x7F, 0x1F, 0xFE]
 
 
 def test_mode_codes_match_the_core():
-    from fxsim import _round as core
+    from fxsim._kernels import core
     for mode in fxsim.Rounding:
         assert mode.code == getattr(core, mode.name), mode
     for policy in fxsim.Overflow:

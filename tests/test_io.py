@@ -1,8 +1,8 @@
-"""fxsim.io: test-vector files (memh, memb, coe, npz) and diff.
+"""fxsim.io: test-vector files (memh, memb, coe, npz) and numbers to encode.
 
 Round trips are identities; file text is checked against hand-written
-literals and against Python's own int formatting; diff's values, fields and
-ULP distances against reference/ (decode) and a rank order built from it.
+literals and against Python's own int formatting; text numbers against
+Python's Fraction arithmetic.  (diff: tests/test_diff.py.)
 """
 import json
 import math
@@ -14,8 +14,6 @@ import pytest
 import fxsim
 from fxsim import io
 from fxsim.array import bits_dtype
-import reference as ref
-from oracle import ref_format
 
 WIDE = "s100.60"
 EXTRA_FORMATS = [WIDE, "u3.1", "s12.-2", "e3m2_nosub", "e4m3b9fn"]
@@ -134,6 +132,16 @@ def test_npz_round_trips_every_format(tmp_path):
     for key, q in arrays.items():
         _same(back[key], q.bits, q.fmt)
     assert manifest["arrays"]["s100_60"]["dtype"] == "hex"
+
+
+def test_npz_keeps_a_narrowed_range(tmp_path):
+    q = fxsim.asarray([-200.0, -127.0, 3.0, 200.0], "s8.0n")  # saturates to -127, not -128
+    assert q.bits.tolist() == [0x81, 0x81, 3, 0x7F]
+    io.write_npz(tmp_path / "n.npz", {"q": q})
+    back, manifest = io.read_npz(tmp_path / "n.npz")
+    assert back["q"].fmt == q.fmt and back["q"].fmt.narrow
+    assert manifest["arrays"]["q"]["format"]["narrow"] is True
+    assert "narrow" not in io.format_fields("s8.0")  # ordinary manifests unchanged
 
 
 def test_empty_text_files(tmp_path):
@@ -322,128 +330,58 @@ def test_from_ints_checks():
     assert io.to_ints(fxsim.from_bits(np.uint8(7), "int8")) == 7
 
 
-# ------------------------------------------------------------------ diff
-def _ref_value(code, fmt):
-    sign, mag = ref.decode(int(code), ref_format(fmt))
-    if mag == "nan":
-        return None
-    if mag == "inf":
-        return sign * math.inf
-    return sign * mag
+# ------------------------------------------------------------------ numbers to encode (text)
+# More digits than float64 holds: read through float64 each would round twice
+# (first to float64, which lands on a tie of s8.0, then to s8.0).
+LONG = ["0.50000000000000000001", "0.49999999999999999999", "-0.50000000000000000001",
+        "1.49999999999999999999", "-2.50000000000000000001", "5.0000000000000000001e-1",
+        "0.50000000000000001", "2.5", "-3"]
 
 
-def _rank_oracle(fmt):
-    """Position of each code's value among the format's distinct values
-    (finite ones and infinities; +0 = -0; NaN -> None)."""
-    values = [_ref_value(c, fmt) for c in range(1 << fmt.width)]
-    order = sorted({v for v in values if v is not None})
-    rank = {v: i for i, v in enumerate(order)}
-    return [None if v is None else rank[v] for v in values]
+def _s8_nearest_even(text):
+    """The oracle: the s8.0 code of ``text`` by Python's Fraction arithmetic
+    (round() of a Fraction ties to even; the values here are in range)."""
+    return round(Fraction(text)) & 0xFF
 
 
-def _field_oracle(bit, fmt):
-    if fmt.signed and bit == fmt.width - 1:
-        return "sign"
-    if fmt.is_float:
-        return "exponent" if bit >= fmt.man else "mantissa"
-    return "fraction" if bit < fmt.frac else "integer"
+def test_the_long_numbers_would_round_twice_through_float64():
+    twice = [round(Fraction(float(t))) & 0xFF for t in LONG]
+    assert sum(a != _s8_nearest_even(t) for a, t in zip(twice, LONG)) == 6
 
 
-SMALL = [n for n in ALL_FORMATS if fxsim.format(n).width <= 8] + ["s8.3", "u6.-1", "s5.7"]
+@pytest.mark.parametrize("name, sep", [("x.csv", ", "), ("x.txt", "  ")])
+def test_text_numbers_round_once(tmp_path, name, sep):
+    rows = [LONG[i:i + 3] for i in range(0, len(LONG), 3)]
+    path = _file(tmp_path, "# long numbers\n" + "".join(sep.join(r) + "\n" for r in rows), name)
+    values = io.read_values(path)
+    assert values.shape == (3, 3) and values.dtype == object
+    assert [Fraction(v) for v in values.reshape(-1)] == [Fraction(t) for t in LONG]
+    codes = fxsim.encode(values, "s8.0", "nearest_even")
+    assert codes.reshape(-1).tolist() == [_s8_nearest_even(t) for t in LONG]
 
 
-@pytest.mark.parametrize("name", SMALL)
-def test_diff_every_single_bit_flip(name):
-    """Every code against itself with one bit flipped: index, bits, fields,
-    exact values and ULP distance against the reference decode and rank order."""
-    fmt = fxsim.format(name)
-    codes = np.arange(1 << fmt.width, dtype=np.uint64)
-    ranks = _rank_oracle(fmt)
-    for bit in range(fmt.width):
-        flipped = codes ^ np.uint64(1 << bit)
-        report = io.diff(codes, flipped, fmt, limit=codes.size)
-        assert not report.ok and report.mismatches == report.total == codes.size
-        assert [m.index for m in report.first] == [(i,) for i in range(codes.size)]
-        for m in report.first:
-            a, b = m.index[0], m.index[0] ^ (1 << bit)
-            assert (m.golden_code, m.dut_code) == (a, b)
-            assert m.golden == format(a, f"0{-(-fmt.width // 4)}x")
-            assert m.bits == (bit,) and m.fields == (_field_oracle(bit, fmt),)
-            for got, code in ((m.golden_value, a), (m.dut_value, b)):
-                want = _ref_value(code, fmt)
-                assert (isinstance(got, float) and math.isnan(got)) if want is None else got == want
-            want_ulps = None if ranks[a] is None or ranks[b] is None else ranks[b] - ranks[a]
-            if not fmt.is_float:  # fixed point: the difference of the integers
-                want_ulps = (_ref_value(b, fmt) - _ref_value(a, fmt)) * 2 ** fmt.frac
-            assert m.ulps == want_ulps, (m, want_ulps)
+def test_text_numbers_float64_holds_stay_float64(tmp_path):
+    values = io.read_values(_file(tmp_path, "1, 2.5, -0\nnan, -inf, 1e22\n", "x.csv"))
+    assert values.dtype == np.float64 and values.shape == (2, 3)
+    assert values[0, 2] == 0 and np.signbit(values[0, 2]) and np.isnan(values[1, 0])
+    assert values.reshape(-1)[[0, 1, 4, 5]].tolist() == [1.0, 2.5, -np.inf, 10**22]
 
 
-def test_diff_named_cases():
-    e4 = "float8_e4m3fn"
-    # lowest mantissa bit of a positive normal (1.0 = 0x38): one ULP up
-    (m,) = io.diff([0x38], [0x39], e4).first
-    assert (m.ulps, m.fields, m.bits) == (1, ("mantissa",), (0,))
-    assert (m.golden_value, m.dut_value, m.dut_float) == (1, Fraction(9, 8), 1.125)
-    # +0 against -0: the sign differs, 0 ULP apart, floats keep the sign of zero
-    (m,) = io.diff([0x00], [0x80], e4).first
-    assert (m.ulps, m.fields, m.bits) == (0, ("sign",), (7,))
-    assert math.copysign(1, m.dut_float) == -1
-    # smallest subnormal to its negative: two steps (through zero)
-    (m,) = io.diff(np.uint16([0x0001]), np.uint16([0x8001]), "bfloat16").first
-    assert m.ulps == -2
-    # largest finite to inf in float16: one step; to NaN: no distance
-    assert io.diff(np.uint16([0x7bff]), np.uint16([0x7c00]), "float16").first[0].ulps == 1
-    assert io.diff(np.uint16([0x7bff]), np.uint16([0x7e00]), "float16").first[0].ulps is None
-    # fixed point: -1 against 0 in int8 (all bits differ), one ULP
-    (m,) = io.diff(np.uint8([0xff]), np.uint8([0x00]), "int8").first
-    assert m.ulps == 1 and m.bits == tuple(range(8)) and m.fields == ("sign", "integer")
-    # exponent and mantissa both differ
-    (m,) = io.diff([0x38], [0x38 ^ 0b1001001], e4).first
-    assert m.fields == ("exponent", "mantissa") and m.bits == (0, 3, 6)
+def test_text_numbers_beyond_float64(tmp_path):
+    """0.1 is one tenth: rounded down into float64 it is the float below it;
+    1e400 and 1e-400 are finite and nonzero, not inf and 0."""
+    values = io.read_values(_file(tmp_path, "0.1\n1e400\n1e-400\n-1e-400\n", "x.txt"))
+    assert values.tolist() == [Fraction(1, 10), Fraction(10**400), Fraction(1, 10**400),
+                               Fraction(-1, 10**400)]
+    below = float(Fraction(1, 10))
+    if Fraction(below) > Fraction(1, 10):
+        below = math.nextafter(below, -math.inf)
+    down = fxsim.encode(values, "float64", "down", "saturate")
+    assert int(down[0]) == int(np.float64(below).view(np.uint64))
+    assert down[1:].tolist() == [0x7FEFFFFFFFFFFFFF, 0, 0x8000000000000001]
+    assert fxsim.encode(values, "s8.0", "nearest_even").tolist() == [0, 0x7F, 0, 0]
 
 
-def test_diff_index_limit_and_report():
-    golden = np.arange(60, dtype=np.uint16).reshape(3, 4, 5) + 0x3c00
-    dut = golden.copy()
-    dut[1, 2, 3] ^= 1 << 4
-    report = io.diff(fxsim.from_bits(golden, "float16"), fxsim.from_bits(dut, "float16"))
-    assert (report.mismatches, report.total, report.ok) == (1, 60, False)
-    (m,) = report.first
-    assert m.index == (1, 2, 3) and m.bits == (4,) and m.fields == ("mantissa",) and m.ulps == 16
-    assert m.golden == f"{int(golden[1, 2, 3]):04x}" and m.dut == f"{int(dut[1, 2, 3]):04x}"
-    text = str(report)
-    assert "1 of 60" in text and "(1, 2, 3)" in text and m.golden in text and m.dut in text
-    assert "+16" in text and "mantissa" in text
-
-    dut = golden.copy()
-    dut.reshape(-1)[[7, 2, 50, 31, 9]] ^= 1
-    report = io.diff(golden, dut, "float16", limit=2)
-    assert report.mismatches == 5 and [m.index for m in report.first] == [(0, 0, 2), (0, 1, 2)]
-    assert "3 more" in str(report)
-
-    same = io.diff(fxsim.from_bits(golden, "float16"), golden, limit=0)
-    assert same.ok and same.mismatches == 0 and same.first == () and "0 of 60" in str(same)
-
-
-def test_diff_wide_fixed():
-    golden = np.array([5, 2**99 + 3], dtype=object)
-    dut = golden.copy()
-    dut[0] ^= 1 << 99
-    dut[1] ^= 1 << 61
-    report = io.diff(fxsim.from_bits(golden, WIDE), fxsim.from_bits(dut, WIDE))
-    first, second = report.first
-    assert first.fields == ("sign",) and first.bits == (99,) and first.ulps == -(2**99)
-    assert second.fields == ("integer",) and second.ulps == 2**61
-    assert second.golden_value == Fraction(2**99 + 3 - 2**100, 2**60)
-    assert len(first.golden) == 25
-
-
-def test_diff_errors():
-    with pytest.raises(ValueError, match=r"shapes differ.*\(2,\).*\(3,\).*s8.0"):
-        io.diff(np.uint8([1, 2]), np.uint8([1, 2, 3]), "int8")
-    with pytest.raises(ValueError, match="formats differ"):
-        io.diff(fxsim.from_bits([1], "int8"), fxsim.from_bits([1], "uint8"))
-    with pytest.raises(ValueError, match="fmt"):
-        io.diff([1], [2])
-    with pytest.raises(ValueError, match=r"256.*\(0,\).*s8.0"):
-        io.diff([256], [1], "int8")
+def test_text_number_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"x.csv.*not a table of numbers"):
+        io.read_values(_file(tmp_path, "1, abc\n", "x.csv"))

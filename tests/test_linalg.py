@@ -8,7 +8,8 @@ from hypothesis import given, settings, strategies as st
 
 import fxsim
 import reference as ref
-from fxsim import linalg
+from fxsim import linalg_engines
+from fxsim._kernels import gemm, jit
 from oracle import ref_format
 
 DETERMINISTIC = [m.value for m in fxsim.Rounding if not m.is_stochastic]
@@ -81,7 +82,7 @@ def _fxsim(a, b, c=None, **kw):
 
 
 @pytest.mark.parametrize("order", ["sequential", 1, 3, 64])
-@pytest.mark.parametrize("acc", ["s16.0", "s12.0", "u10.2"])
+@pytest.mark.parametrize("acc", ["s16.0", "s12.0", "u10.2", "s12.0n", "s8.0n"])
 @pytest.mark.parametrize("rounding", ["nearest_even", "jam"])
 def test_saturating_accumulator_equals_reference(order, acc, rounding):
     """Saturation after every addition (the integer kernel), vs reference;
@@ -103,7 +104,7 @@ def test_fixed_kernel_equals_stepwise_engine(monkeypatch):
     cases = [dict(acc="s16.0", overflow=o, order=order)
              for o in ("saturate", "wrap") for order in ("sequential", 4, "pairwise")]
     fast = [_fxsim(a, b, **kw) for kw in cases]
-    monkeypatch.setattr(linalg, "_fixed_kernel_ok", lambda *args: False)
+    monkeypatch.setattr(linalg_engines, "fixed_ok", lambda *args: False)
     assert fast == [_fxsim(a, b, **kw) for kw in cases]
 
 
@@ -150,9 +151,9 @@ def test_hardware_engine_equals_stepwise_engine(monkeypatch):
     c = fxsim.asarray(np.array([0.0, -0.0, 1e38, -np.inf, 3.0]), "float32")
     cases = [(None, "float32"), (c, "float32"), (None, "float64")]
     fast = [_fxsim(a, b, cc, acc=acc) for cc, acc in cases]
-    monkeypatch.setattr(linalg, "_hardware_ok", lambda *args: False)
+    monkeypatch.setattr(linalg_engines, "hardware_ok", lambda *args: False)
     assert fast == [_fxsim(a, b, cc, acc=acc) for cc, acc in cases]      # the fma kernel
-    monkeypatch.setattr(linalg, "_core_ok", lambda *args: False)
+    monkeypatch.setattr(linalg_engines, "core_ok", lambda *args: False)
     assert fast == [_fxsim(a, b, cc, acc=acc) for cc, acc in cases]      # step by step
 
 
@@ -181,7 +182,7 @@ def test_fma_kernel_equals_stepwise_engine(monkeypatch, fa, fb, acc, rounding, o
     kw = dict(acc=acc, rounding=rounding, overflow=overflow)
     fast = [_fxsim(a, b, **kw), _fxsim(a, b, c, **kw), _fxsim(a[:, :1], b[:1], **kw)]
     assert not any(isinstance(r, type) for r in fast)  # real results, not two errors
-    monkeypatch.setattr(linalg, "_core_ok", lambda *args: False)
+    monkeypatch.setattr(linalg_engines, "core_ok", lambda *args: False)
     assert fast == [_fxsim(a, b, **kw), _fxsim(a, b, c, **kw), _fxsim(a[:, :1], b[:1], **kw)]
 
 
@@ -302,25 +303,53 @@ def test_conv2d_equals_reference(stride, padding, dilation, groups):
         assert got.bits.astype(object).tolist() == expected
 
 
-def test_same_results_on_one_and_two_threads():
+TWO_THREADS = pytest.mark.skipif(
+    numba.config.NUMBA_NUM_THREADS < 2,
+    reason="needs a Numba thread pool of 2 (NUMBA_NUM_THREADS >= 2; it defaults to the "
+           "number of CPU cores)")
+
+
+def _kernel_products():
+    """One product per GEMM kernel (and a convolution), with shapes of many
+    rows per thread: (name, thunk)."""
     rng = np.random.default_rng(12)
-    a8 = rng.integers(-128, 128, (40, 64)).astype(np.int8)
-    b8 = rng.integers(-128, 128, (64, 33)).astype(np.int8)
-    x = fxsim.asarray(rng.standard_normal((40, 64)), "float8_e4m3fn")
-    y = fxsim.asarray(rng.standard_normal((64, 33)), "float8_e4m3fn")
-    before = numba.get_num_threads()
-    runs = []
-    try:
-        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
-            numba.set_num_threads(threads)
-            runs.append([fxsim.matmul(a8, b8, acc="s16.0", overflow="saturate").bits,
-                         fxsim.matmul(a8, b8).bits,
-                         fxsim.matmul(x, y, acc="float32").bits,
-                         fxsim.matmul(x, y, acc="bfloat16", order=4).bits])
-    finally:
-        numba.set_num_threads(before)
-    for r1, r2 in zip(*runs):
-        np.testing.assert_array_equal(r1, r2)
+    a8 = rng.integers(-128, 128, (96, 200)).astype(np.int8)
+    b8 = rng.integers(-128, 128, (200, 40)).astype(np.int8)
+    x = fxsim.asarray(rng.standard_normal((96, 200)), "float8_e4m3fn")
+    y = fxsim.asarray(rng.standard_normal((200, 40)), "float8_e4m3fn")
+    img = fxsim.asarray(rng.standard_normal((2, 6, 12, 12)), "float8_e4m3fn")
+    w = fxsim.asarray(rng.standard_normal((8, 6, 3, 3)), "float8_e4m3fn")
+    return [("fixed", lambda: fxsim.matmul(a8, b8, acc="s16.0", overflow="saturate")),
+            ("hardware", lambda: fxsim.matmul(x, y, acc="float32")),
+            ("core", lambda: fxsim.matmul(x, y, acc="bfloat16")),
+            ("block", lambda: fxsim.matmul(x, y, acc="bfloat16", order=4)),
+            ("conv2d", lambda: fxsim.conv2d(img, w, padding=1, acc="float16"))]
+
+
+@TWO_THREADS
+def test_same_results_on_one_and_two_threads():
+    """Every GEMM kernel really runs on 1 and on 2 threads (jit.last_threads
+    says so), with bit-identical results: rows go to threads, each output is
+    reduced by one thread in the stated order."""
+    for name, run in _kernel_products():
+        results = []
+        for threads in (1, 2):
+            with jit.exact_threads(threads):
+                results.append(run().bits)
+                assert jit.last_threads() == threads, (name, threads)
+        np.testing.assert_array_equal(results[0], results[1], err_msg=name)
+
+
+def test_thread_record_follows_the_override():
+    # the check of the check: the record is what the kernel got, not what was asked
+    x = fxsim.asarray(np.ones((4, 3)), "float8_e4m3fn")
+    with jit.exact_threads(1):
+        assert jit.last_threads() == 0
+        fxsim.matmul(x, x.T, acc="bfloat16")
+        assert jit.last_threads() == 1
+    with pytest.raises(ValueError, match="exact_threads: n must be an int from 1"):
+        with jit.exact_threads(numba.config.NUMBA_NUM_THREADS + 1):
+            pass
 
 
 def test_errors_name_the_problem():
@@ -413,11 +442,9 @@ def test_block_kernel_equals_reference(acc, rounding, monkeypatch):
     # the block kernel (exact float64 expansions, one core rounding per block)
     # against reference/linalg: cancellation to exact zeros (signed), sums just
     # above and below rounding boundaries, c, blocks of 2, 3 and a short last one
-    from fxsim import linalg
-
     calls = []
-    real = linalg.kernels.core_block_gemm
-    monkeypatch.setattr(linalg.kernels, "core_block_gemm", lambda *args: calls.append(1) or real(*args))
+    real = gemm.core_block_gemm
+    monkeypatch.setattr(gemm, "core_block_gemm", lambda *args: calls.append(1) or real(*args))
     rng = np.random.default_rng(len(acc) + len(rounding))
     base = rng.choice([1.0, 1.125, -1.0, 0.0, -0.0, 2.0 ** -9, -(2.0 ** -7), 3.0, 0.5], size=(5, 7))
     a = fxsim.asarray(base, "float8_e5m2")
@@ -462,3 +489,91 @@ def test_block_kernel_non_finite_start(acc):
     b = fxsim.asarray(np.ones((3, len(specials))), "float8_e4m3fn")
     for order in (2, 3):
         assert _fxsim(a, b, c, acc=acc, order=order) == _reference(a, b, c, acc=acc, order=order)
+
+
+# ---------------------------------------------------------------- kernel failures
+def _error(run):
+    try:
+        run()
+    except (ValueError, OverflowError) as err:
+        return type(err), str(err)
+    raise AssertionError("no error")
+
+
+def _big(rng, shape, fmt, scale, at):
+    """Small values except ``scale`` at the positions ``at``."""
+    v = rng.uniform(-1, 1, shape)
+    for idx in at:
+        v[idx] = scale
+    return fxsim.asarray(v, fmt, overflow="saturate")
+
+
+@pytest.mark.parametrize("case", ["float", "fixed acc", "float64 operand", "nan into fixed"])
+def test_core_kernel_reports_the_stepwise_error(case, monkeypatch):
+    # the sequential kernel notes each row's first failure (status, column, step k, the
+    # accumulator before it); the error raised from that note is the stepwise engine's own,
+    # naming the first failure in step order: step k=3 at output (1, 2) -- not row 0's
+    # later step, nor (2, 0) at a later step, nor (1, 4) at the same step
+    rng = np.random.default_rng(20)
+    at_a = [(0, 5), (1, 3), (2, 4)]
+    at_b = [(3, 2), (3, 4), (4, 0), (5, 1)]
+    c, where = None, "at index (1, 2)"
+    if case == "float":
+        a, b = _big(rng, (3, 7), "float16", 40.0, at_a), _big(rng, (7, 5), "float16", 40.0, at_b)
+        kw = dict(acc="float8_e4m3fn", overflow="raise")
+        c = fxsim.asarray(rng.uniform(-1, 1, (3, 5)), "bfloat16")
+    elif case == "fixed acc":
+        a, b = _big(rng, (3, 7), "s8.3", 12.0, at_a), _big(rng, (7, 5), "float8_e4m3fn", 12.0, at_b)
+        kw = dict(acc="s10.4", overflow="raise")
+    elif case == "float64 operand":  # products need more than 64 bits: fma steps
+        a = _big(rng, (3, 7), "float64", 2.0 ** 120, at_a)
+        b = _big(rng, (7, 5), "float8_e4m3fn", 2.0 ** 8, at_b)
+        kw = dict(acc="bfloat16", overflow="raise")
+    else:  # a NaN product into a fixed accumulator: all of row 1 fails at step 3
+        a = _big(rng, (3, 7), "float16", np.nan, at_a)
+        b = _big(rng, (7, 5), "float16", 2.0, at_b)
+        kw = dict(acc="s16.8", overflow="saturate")
+        where = "at index (1, 0)"
+    calls = []
+    real = gemm.core_seq_gemm
+    monkeypatch.setattr(gemm, "core_seq_gemm", lambda *args: calls.append(1) or real(*args))
+    kernel = _error(lambda: fxsim.matmul(a, b, c, **kw))
+    assert calls, "the kernel ran"
+    assert "step k=3" in kernel[1] and where in kernel[1], kernel
+    monkeypatch.setattr(linalg_engines, "core_ok", lambda *args: False)
+    assert kernel == _error(lambda: fxsim.matmul(a, b, c, **kw))  # the stepwise engine's error
+
+
+@pytest.mark.parametrize("with_c", [False, True])
+@pytest.mark.parametrize("k", [1, 9])
+def test_block_kernel_reports_the_stepwise_error(k, with_c, monkeypatch):
+    # blocks of 3: the first failure in block order (k=3..5 at (1, 2) when K = 9), or a lone
+    # first product cast into the accumulator (K = 1, no c)
+    rng = np.random.default_rng(21)
+    big = [(0, 6), (1, 3), (2, 4)] if k == 9 else [(1, 0)]
+    a = _big(rng, (3, k), "float16", 300.0, big)
+    b = _big(rng, (k, 5), "float16", 300.0, [(3, 2), (3, 4), (4, 0), (6, 1)] if k == 9 else [(0, 2)])
+    c = fxsim.asarray(rng.uniform(-1, 1, (3, 5)), "bfloat16") if with_c else None
+    kw = dict(acc="float8_e5m2", order=3, overflow="raise")
+    calls = []
+    real = gemm.core_block_gemm
+    monkeypatch.setattr(gemm, "core_block_gemm", lambda *args: calls.append(1) or real(*args))
+    kernel = _error(lambda: fxsim.matmul(a, b, c, **kw))
+    assert calls, "the kernel ran"
+    assert "at index (1, 2)" in kernel[1], kernel
+    assert ("block k=3..5" if k == 9 else ("block k=0..0" if with_c else "k=0")) in kernel[1]
+    monkeypatch.setattr(linalg_engines, "block_ok", lambda *args: False)
+    assert kernel == _error(lambda: fxsim.matmul(a, b, c, **kw))
+
+
+@TWO_THREADS
+def test_kernel_failure_is_the_same_on_one_and_two_threads():
+    rng = np.random.default_rng(22)
+    a = _big(rng, (40, 30), "float16", 40.0, [(7, 20), (30, 11), (31, 11)])
+    b = _big(rng, (30, 9), "float16", 40.0, [(11, 3), (20, 0)])
+    errors = []
+    for threads in (1, 2):
+        with jit.exact_threads(threads):
+            errors.append(_error(lambda: fxsim.matmul(a, b, acc="float8_e4m3fn", overflow="raise")))
+            assert jit.last_threads() == threads
+    assert errors[0] == errors[1] and "step k=11" in errors[0][1] and "(30, 3)" in errors[0][1]

@@ -241,6 +241,29 @@ def test_mxint8_full_range_breaks_the_round_trip_at_minus_two():
     assert_mx_matches(sym, x, "mxint8", 2, -1)
 
 
+def test_mxint8_symmetric_is_the_narrowed_format_s8_6n():
+    """The symmetric clamp is the rounding core's overflow step of the
+    narrowed s8.6 (codes stay s8.6 codes): "raise" raises at -2.0 as it does
+    at +2.0, and "wrap" (which would produce 0x80) needs int8_symmetric=False."""
+    assert mx.MXINT8_SYMMETRIC == fxsim.FixedFormat(8, 6, narrow=True)
+    x = np.array([-1.999, 1.0])
+    assert mx.quantize(x, "int8", block=2).elements.fmt == mx.MXINT8
+    assert list(mx.quantize(x, "int8", block=2, overflow="raise",
+                            rounding="toward_zero").elements.bits) == [0x81, 64]  # no overflow
+    with pytest.raises(OverflowError, match=r"index \(0,\).*s8\.6n"):
+        mx.quantize(x, "int8", block=2, overflow="raise")
+    with pytest.raises(OverflowError, match=r"index \(1,\).*s8\.6n"):
+        mx.quantize(np.array([1.0, 1.999]), "int8", block=2, overflow="raise")
+    full = mx.quantize(x, "int8", block=2, overflow="raise", int8_symmetric=False)
+    assert list(full.elements.bits) == [0x80, 64]
+    with pytest.raises(ValueError, match=r"element format s8\.6.*overflow='wrap'.*int8_symmetric"
+                                         r".*s8\.6n.*saturate, raise"):
+        mx.quantize(x, "int8", block=2, overflow="wrap")
+    wrapped = mx.quantize(np.array([1.999, 1.0]), "int8", block=2, overflow="wrap",
+                          int8_symmetric=False)
+    assert list(wrapped.elements.bits) == [0x80, 64]  # 2.0 wraps to -2.0
+
+
 STOCHASTIC = ["stochastic", "stochastic_equal"]
 
 
@@ -514,6 +537,8 @@ def test_bfp_saturates_instead_of_bumping_the_exponent():
 
     assert mantissas([-127.9]) == [-127]
     assert mantissas([-127.9], symmetric=False) == [-128]
+    # the symmetric range is the narrowed s8.0n's; the codes stay s8.0 codes
+    assert bfp.quantize(np.array([-127.9]), 8).mantissas.fmt == fxsim.FixedFormat(8, 0)
     # directed rounding can carry too
     assert mantissas([127.01], rounding="up") == [127]
     assert mantissas([127.01], rounding="down") == [127]

@@ -41,7 +41,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fxsim
-from fxsim import ops
 
 try:
     import gmpy2
@@ -323,12 +322,6 @@ def exact_then_round(op, operands, fmt, rounding):
     return out
 
 
-def _python_engine(monkeypatch):
-    """Make fxsim run its Python-int engine instead of the Numba kernel."""
-    real = ops._plan
-    monkeypatch.setattr(ops, "_plan", lambda *a: (False, real(*a)[1]))
-
-
 # ---------------------------------------------------------------- 1. gmpy2 / MPFR
 @needs_gmpy2
 @pytest.mark.parametrize("name", GMP_FORMATS + ["float64"])
@@ -425,7 +418,7 @@ def test_fma_and_sqrt_match_mpfr(name, mode):
 
 @needs_gmpy2
 @pytest.mark.parametrize("name", ["float16", "bfloat16", "float32", "float8_e4m3"])
-def test_python_engine_matches_mpfr(name, monkeypatch):
+def test_python_engine_matches_mpfr(name, monkeypatch, python_engine):
     """fxsim's second engine (Python ints, used for wide formats) on a slice
     of the same operands, every op and mode."""
     fmt = fxsim.format(name)
@@ -434,7 +427,7 @@ def test_python_engine_matches_mpfr(name, monkeypatch):
     pick = rng.choice(a.size, 150, replace=False)
     a, b = a[pick], b[pick]
     fa, fb, fc = (q[rng.choice(q.size, 100, replace=False)] for q in _operands(name, "fma"))
-    _python_engine(monkeypatch)
+    python_engine(monkeypatch)
     for mode in GMP_MODES:
         ctx = mpfr_context(fmt, mode)
         for op in BINARY:

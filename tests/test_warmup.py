@@ -1,4 +1,4 @@
-"""``fxsim warmup`` and the compile notice of ``fxsim._jit``: a kernel family
+"""``fxsim warmup`` and the compile notice of ``fxsim._kernels.jit``: a kernel family
 that really compiles says so once on stderr; one loaded from the on-disk
 cache says nothing."""
 import os
@@ -10,7 +10,7 @@ import pytest
 
 import fxsim
 import fxsim.warmup
-from fxsim import _jit
+from fxsim._kernels import jit as _jit
 
 NOTICE = "fxsim: compiling {} kernels for this machine, once (cached in "
 
@@ -35,7 +35,7 @@ def test_run_reports_each_step_and_the_total(capsys):
 
 def _add_in_fresh_process(cache_home):
     """Exact fixed-point addition of codes in a new process: one small kernel
-    of the ops family (``fixed_exact``, compiled in about a second), nothing
+    of the elementwise family (``fixed_exact``, compiled in about a second), nothing
     else compiled."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("NUMBA_CACHE_DIR", "FXSIM_QUIET_COMPILE")}
@@ -53,7 +53,7 @@ def test_compile_notice_only_when_compiling(tmp_path):
     first = _add_in_fresh_process(tmp_path)  # an empty cache: compiles
     lines = [line for line in first.splitlines() if line.startswith("fxsim: compiling")]
     assert len(lines) == 1, first
-    assert lines[0].startswith(NOTICE.format("ops") + str(tmp_path / "fxsim" / "numba-")), lines
+    assert lines[0].startswith(NOTICE.format("elementwise") + str(tmp_path / "fxsim" / "numba-")), lines
     assert lines[0].endswith(")")
     second = _add_in_fresh_process(tmp_path)  # the same cache: loaded, not compiled
     assert "compiling" not in second, second
@@ -70,7 +70,7 @@ def _fake_compile(module):
 def test_notice_once_per_family_nested_and_silenced(monkeypatch, capfd):
     notices = _jit._CompileNotices()
     monkeypatch.delenv("FXSIM_QUIET_COMPILE", raising=False)
-    outer, inner = _fake_compile("fxsim._fake_kernels"), _fake_compile("fxsim._round")
+    outer, inner = _fake_compile("fxsim._kernels.fake"), _fake_compile("fxsim._kernels.core")
     notices.on_start(outer[0])
     notices.on_start(inner[0])   # a function the kernel calls: part of the same compile
     notices.on_end(inner[1])
@@ -90,7 +90,7 @@ def test_quiet_compiles_silences_the_notice(monkeypatch, capfd):
     notices = _jit._CompileNotices()
     monkeypatch.setattr(_jit, "_notices", notices)  # what quiet_compiles() switches
     monkeypatch.delenv("FXSIM_QUIET_COMPILE", raising=False)
-    start, end = _fake_compile("fxsim._fake_kernels")
+    start, end = _fake_compile("fxsim._kernels.fake")
     with _jit.quiet_compiles():
         notices.on_start(start)
         notices.on_end(end)
@@ -105,7 +105,7 @@ def test_quiet_compiles_silences_the_notice(monkeypatch, capfd):
 def test_quiet_variable(monkeypatch, capfd, value, shown):
     notices = _jit._CompileNotices()
     monkeypatch.setenv("FXSIM_QUIET_COMPILE", value)
-    start, end = _fake_compile("fxsim._codec_kernels")
+    start, end = _fake_compile("fxsim._kernels.convert")
     notices.on_start(start)
     notices.on_end(end)
-    assert ("compiling codec kernels" in capfd.readouterr().err) == shown
+    assert ("compiling convert kernels" in capfd.readouterr().err) == shown

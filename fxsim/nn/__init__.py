@@ -4,7 +4,10 @@
 :mod:`.requant`    gemmlowp/TFLite requantization (double and single rounding),
                    the per-channel int8 conv pipeline
 :mod:`.bn`         BN folding, Lin et al.'s shared-scale integer BN, BN ->
-                   thresholds (FINN MultiThreshold, Larq Compute Engine)
+                   thresholds (FINN MultiThreshold, Larq Compute Engine):
+                   the overview, re-exporting :mod:`.bn_fold`,
+                   :mod:`.bn_shared_scale`, :mod:`.bn_thresholds` (shared
+                   parameter checks in :mod:`.bn_params`)
 :mod:`.norm`       shift-based BN, Range BN (paper and code), Graham's BN
 :mod:`.quantizers` sign/stochastic sign + STE, McDonnell's scaled sign,
                    DoReFa, GEMMLOWP min-max, QNN linear/log, AP2

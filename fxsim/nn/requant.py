@@ -30,12 +30,17 @@ out_scale``, per output channel) held as a fixed-point number::
   Every rounding is fxsim's core: the exact product is a fixed-point QArray
   (int64 codes ``x * m0`` in ``FixedFormat(64, frac)``) cast into
   ``FixedFormat(32, 0)`` (or ``FixedFormat(64, 0)``) with ``nearest_up`` or
-  ``nearest_away``.  Products and shifts before a rounding are exact.
+  ``nearest_away`` (:func:`fxsim.exact.round_pot_quotient`).  Products and
+  shifts before a rounding are exact.
 * :func:`saturating_rounding_doubling_high_mul`, :func:`rounding_divide_by_pot`
   -- gemmlowp's two steps, vectorized.
 * :func:`requantize` -- the per-channel int8 pipeline after the sum:
   ``+ bias`` (int32), multiply by the quantized multiplier, ``+
   out_zero_point``, clamp to ``[out_min, out_max]``.
+* :func:`output_stage` -- that pipeline on checked int64 arrays, the one
+  copy: :func:`requantize`, :func:`multiply_by_quantized_multiplier` and
+  :func:`fxsim.nn.bn_fold.apply_folded_bn` call it, each turning an int32
+  overflow into its own error.
 * :func:`quantized_conv2d` -- int8 NCHW x OIHW convolution with zero points:
   the exact int32 sum (``fxsim.conv2d``), then :func:`requantize`.
 
@@ -60,15 +65,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import codec
-from ..array import from_bits
+from .. import exact, runtime
 from ..formats import FixedFormat
 from ..linalg import conv2d
-from ..ops import _fixed_values, cast
+from ..ops import cast
 
 __all__ = [
-    "multiply_by_quantized_multiplier", "quantize_multiplier", "quantized_conv2d", "requantize",
-    "rounding_divide_by_pot", "saturating_rounding_doubling_high_mul",
+    "multiply_by_quantized_multiplier", "output_stage", "quantize_multiplier", "quantized_conv2d",
+    "requantize", "rounding_divide_by_pot", "saturating_rounding_doubling_high_mul",
 ]
 
 INT32_MIN = -(1 << 31)
@@ -79,9 +83,14 @@ _S32 = FixedFormat(32, 0)
 _S64 = FixedFormat(64, 0)
 
 
+def _ints(q):
+    """The integers of a fixed-point QArray's codes."""
+    return exact.signed_ints(q.bits, q.fmt)
+
+
 # ---------------------------------------------------------------- arguments
 def _where(flat, shape) -> str:
-    return f"at index {codec._index(int(flat), shape)}"
+    return f"at index {runtime.format_index(int(flat), shape)}"
 
 
 def _integers(name, what, v, lo, hi, why=""):
@@ -126,33 +135,61 @@ def _broadcast(name, **arrays):
     return shape, [np.broadcast_to(a, shape) for a in arrays.values()]
 
 
+def _outside_int32(values):
+    return (values < INT32_MIN) | (values > INT32_MAX)
+
+
+def _int32_error(name, i, shape, what):
+    return ValueError(f"{name}: {what} {_where(i, shape)} is outside int32 "
+                      f"[{INT32_MIN}, {INT32_MAX}]")
+
+
 def _int32_check(name, values, shape, describe):
     """Raise if an exact int64 result leaves int32 (C++ undefined behaviour)."""
-    bad = np.flatnonzero((values < INT32_MIN) | (values > INT32_MAX))
+    bad = np.flatnonzero(_outside_int32(values))
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"{name}: {describe(i)} {_where(i, shape)} is outside int32 "
-                         f"[{INT32_MIN}, {INT32_MAX}]")
+        raise _int32_error(name, i, shape, describe(i))
+
+
+def _int32_failure(name, shape, acc, bias, m0, shift, zero_point, rounding):
+    """The ``fail`` of :func:`output_stage` for this module's functions: a
+    ValueError naming the first offending (flat) index of ``shape`` and the
+    operands there (``acc``, ``bias``, ... are the flat broadcast inputs)."""
+    def fail(step, bad, v):
+        i = int(np.flatnonzero(bad)[0])
+        x = v["x"]
+        if step == "acc + bias":
+            what = (f"acc + bias = {acc[i]} + {bias[i]} = {x[i]} (int32 addition; "
+                    "overflow is undefined behaviour in the C++)")
+        elif step == "x * 2**left_shift":
+            what = (f"x * 2**left_shift = {x[i]} * 2**{v['left'][i]} = {v['shifted'][i]} "
+                    f"(rounding='double', shift={shift[i]}; an int32 multiplication whose "
+                    "overflow is undefined behaviour in the C++)")
+        elif step == "x * m0 * 2**(shift - 31)":
+            what = (f"x * m0 * 2**(shift - 31) = {x[i]} * {m0[i]} * 2**({shift[i]} - 31), "
+                    f"rounded to {v['result'][i]} (rounding='single'; a failed TFLITE_DCHECK in "
+                    "the C++),")
+        else:  # "result + zero_point"
+            what = (f"result + out_zero_point = {v['result'][i]} + {zero_point[i]} = "
+                    f"{v['out'][i]} (rounding={rounding!r}; int32 addition, overflow is "
+                    "undefined behaviour in the C++)")
+        raise _int32_error(name, i, shape, what)
+    return fail
 
 
 # ---------------------------------------------------------------- the roundings
-def _round_pot(values, frac, rounding, out, overflow):
-    """Integers ``values * 2**-frac`` rounded by fxsim's core: the int64
-    ``values`` are the exact codes of ``FixedFormat(64, frac)``, cast into
-    the integer format ``out``."""
-    q = from_bits(np.ascontiguousarray(values, np.int64).view(np.uint64), FixedFormat(64, frac))
-    return _fixed_values(cast(q, out, rounding=rounding, overflow=overflow)).astype(np.int64)
-
-
 def _round_shifts(values, fracs, rounding, out, overflow):
-    """:func:`_round_pot` with a ``frac`` per element: one cast per distinct
-    ``frac`` (each a different format)."""
+    """Integers ``values * 2**-frac`` (int64 ``values``, a ``frac`` per
+    element) rounded into the integer format ``out`` by fxsim's core
+    (:func:`fxsim.exact.round_pot_quotient`): one cast per distinct ``frac``
+    (each a different format)."""
     values = np.asarray(values, np.int64)
     fracs = np.broadcast_to(np.asarray(fracs, np.int64), values.shape)
     result = np.empty(values.shape, np.int64)
     for f in np.unique(fracs):
         mask = fracs == f
-        result[mask] = _round_pot(values[mask], int(f), rounding, out, overflow)
+        result[mask] = exact.round_pot_quotient(values[mask], int(f), rounding, out, overflow)
     return result
 
 
@@ -160,7 +197,7 @@ def _high_mul(a, b):
     """SaturatingRoundingDoublingHighMul on int64 arrays holding int32 values:
     ``a * b / 2**31`` (exact in int64: at most ``2**62``) rounded to nearest,
     ties toward +inf, saturated into int32 (only INT32_MIN * INT32_MIN)."""
-    return _round_pot(a * b, 31, "nearest_up", _S32, "saturate")
+    return exact.round_pot_quotient(a * b, 31, "nearest_up", _S32, "saturate")
 
 
 def _divide_pot(x, exponent):
@@ -168,21 +205,66 @@ def _divide_pot(x, exponent):
     return _round_shifts(x, exponent, "nearest_away", _S32, "raise")
 
 
-def _multiply(name, x, m0, shift, rounding, shape):
-    """multiply_by_quantized_multiplier on broadcast int64 arrays (checked)."""
+def output_stage(acc, bias, m0, shift, zero_point, out_min, out_max, rounding, fail):
+    """TFLite's integer output stage, the one copy: :func:`requantize`,
+    :func:`multiply_by_quantized_multiplier` and
+    :func:`fxsim.nn.bn_fold.apply_folded_bn` call it.
+
+    On int64 arrays that broadcast together (flat arrays of one length, or
+    ``(..., C)`` accumulators against ``(C,)`` parameters)::
+
+        x = acc + bias                          exact  (bias None: x = acc)
+        y = x * m0 * 2**(shift - 31), rounded   rounding "double" or "single"
+        z = y + zero_point                      exact  (zero_point None: z = y)
+        min(max(z, out_min), out_max)           exact  (None: no bound)
+
+    Rounded only in ``y``, by fxsim's core, as
+    :func:`multiply_by_quantized_multiplier` describes: ``"double"``
+    (gemmlowp) is ``RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x *
+    2**max(shift, 0), m0), max(-shift, 0))`` (nearest with ties toward +inf,
+    saturated to int32, then nearest with ties away from zero);
+    ``"single"`` rounds the exact ``x * m0 * 2**(shift - 31)`` once (nearest,
+    ties toward +inf) into int64.  ``m0`` may be negative (a folded negative
+    gamma); ``x`` is an int32 value and ``shift <= 30`` so that every product
+    is exact in int64.
+
+    Each value that the C++ holds in an int32 is checked.  Where one leaves
+    int32, ``fail(step, bad, values)`` is called with the step's name
+    (``"acc + bias"``, ``"x * 2**left_shift"`` (double),
+    ``"x * m0 * 2**(shift - 31)"`` (single) or ``"result + zero_point"``),
+    the boolean mask of the offending elements and a dict of the exact int64
+    values computed so far (``"x"``, ``"left"`` and ``"shifted"`` (double),
+    ``"result"`` (y), ``"out"`` (z)).  ``fail`` raises the caller's error
+    (naming what the caller knows: the index in its shape, the channel), or
+    returns to accept the exact int64 values and go on.  Returns the int64
+    result, of the broadcast shape."""
+    values = {"x": acc if bias is None else acc + bias}
+    x = values["x"]
+    if bias is not None:
+        _check(fail, "acc + bias", x, values)
     if rounding == "double":
-        left = np.maximum(shift, 0)
-        shifted = x << left
-        _int32_check(name, shifted, shape, lambda i: (
-            f"x * 2**left_shift = {x[i]} * 2**{left[i]} = {shifted[i]} (rounding='double', "
-            f"shift={shift[i]}; an int32 multiplication whose overflow is undefined behaviour "
-            "in the C++)"))
-        return _divide_pot(_high_mul(shifted, m0), np.maximum(-shift, 0))
-    result = _round_shifts(x * m0, 31 - shift, "nearest_up", _S64, "raise")
-    _int32_check(name, result, shape, lambda i: (
-        f"x * m0 * 2**(shift - 31) = {x[i]} * {m0[i]} * 2**({shift[i]} - 31), rounded to "
-        f"{result[i]} (rounding='single'; a failed TFLITE_DCHECK in the C++),"))
-    return result
+        values["left"] = np.maximum(shift, 0)
+        values["shifted"] = shifted = x << values["left"]
+        _check(fail, "x * 2**left_shift", shifted, values)
+        y = _divide_pot(_high_mul(shifted, m0), np.maximum(-shift, 0))
+        values["result"] = y
+    else:
+        values["result"] = y = _round_shifts(x * m0, 31 - shift, "nearest_up", _S64, "raise")
+        _check(fail, "x * m0 * 2**(shift - 31)", y, values)
+    if zero_point is not None:
+        values["out"] = y = y + zero_point
+        _check(fail, "result + zero_point", y, values)
+    if out_min is not None:
+        y = np.maximum(y, out_min)
+    if out_max is not None:
+        y = np.minimum(y, out_max)
+    return y
+
+
+def _check(fail, step, values, so_far):
+    bad = _outside_int32(values)
+    if bad.any():
+        fail(step, bad, so_far)
 
 
 def _out(result, shape, dtype=np.int32):
@@ -246,7 +328,8 @@ def multiply_by_quantized_multiplier(x, m0, shift, rounding="double"):
     shift = _integers(name, "shift", shift, -31, 30)
     shape, arrays = _broadcast(name, x=x, m0=m0, shift=shift)
     x, m0, shift = (a.reshape(-1) for a in arrays)
-    return _out(_multiply(name, x, m0, shift, rounding, shape), shape)
+    fail = _int32_failure(name, shape, x, None, m0, shift, None, rounding)
+    return _out(output_stage(x, None, m0, shift, None, None, None, rounding, fail), shape)
 
 
 def quantize_multiplier(real):
@@ -286,8 +369,8 @@ def quantize_multiplier(real):
                          "requantization)")
     q, shift = np.frexp(flat)  # exact; frexp(0) = (0, 0)
     shift = shift.astype(np.int64)
-    m0 = _fixed_values(cast(q, FixedFormat(33, 31), rounding="nearest_away",
-                            overflow="raise")).astype(np.int64)  # codes = round(q * 2**31)
+    m0 = _ints(cast(q, FixedFormat(33, 31), rounding="nearest_away",
+                    overflow="raise")).astype(np.int64)  # codes = round(q * 2**31)
     carry = m0 == (1 << 31)
     m0[carry] = 1 << 30
     shift[carry] += 1
@@ -359,18 +442,11 @@ def _requantize(name, acc, bias, m0, shift, out_zero_point, out_min, out_max, ro
     arrays = {"acc": acc, **{k: v for k, v in params.items() if v is not None}}
     full, broadcast = _broadcast(name, **arrays)
     b = {k: v.reshape(-1) for k, v in zip(arrays, broadcast)}
-    x = b["acc"]
-    if "bias" in b:
-        x = x + b["bias"]
-        _int32_check(name, x, full, lambda i: (
-            f"acc + bias = {b['acc'][i]} + {b['bias'][i]} = {x[i]} (int32 addition; "
-            "overflow is undefined behaviour in the C++)"))
-    y = _multiply(name, x, b["m0"], b["shift"], rounding, full)
-    z = y + b["out_zero_point"]
-    _int32_check(name, z, full, lambda i: (
-        f"result + out_zero_point = {y[i]} + {b['out_zero_point'][i]} = {z[i]} "
-        f"(rounding={rounding!r}; int32 addition, overflow is undefined behaviour in the C++)"))
-    z = np.minimum(np.maximum(z, lo), hi)
+    bias = b.get("bias")
+    fail = _int32_failure(name, full, b["acc"], bias, b["m0"], b["shift"], b["out_zero_point"],
+                          rounding)
+    z = output_stage(b["acc"], bias, b["m0"], b["shift"], b["out_zero_point"], lo, hi, rounding,
+                     fail)
     return _out(z, full, _out_dtype(lo, hi))
 
 
@@ -448,7 +524,7 @@ def quantized_conv2d(x, w, bias, x_zero_point, w_zero_point, m0, shift, out_zero
     r = conv2d(xc.astype(dtype), wc.astype(dtype), stride=stride, padding=padding,
                dilation=dilation, groups=groups)  # exact: no acc, no out
     assert not r.fmt.is_float and r.fmt.frac == 0
-    acc = _fixed_values(r)  # int64, or Python ints for a (huge) sum wider than 64 bits
+    acc = _ints(r)  # int64, or Python ints for a (huge) sum wider than 64 bits
     flat = acc.reshape(-1)
     _int32_check(name, flat, acc.shape, lambda i: (
         f"the int32 accumulator sum((x - x_zero_point) * (w - w_zero_point)) = {flat[i]}"))

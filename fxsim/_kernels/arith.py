@@ -1,11 +1,11 @@
 """Exact arithmetic on split values: the other half of every operation.
 
-An operand is what ``_round.split_code`` returns for a code,
+An operand is what ``core.split_code`` returns for a code,
 ``(neg, M, E, cls)``: the value ``(-1)**neg * M * 2**E`` or, by ``cls``, an
 infinity or NaN.  Each function here computes the exact result of one
 operation in the same form plus a ``sticky`` bit -- the true magnitude is
 ``(M + s) * 2**E`` with ``0 < s < 1`` when ``sticky`` is set -- which
-``_round.round_code`` then rounds once.  Nothing here rounds.
+``core.round_code`` then rounds once.  Nothing here rounds.
 
 One source, two engines (as the rounding core).  In Numba everything is a
 64-bit word, so results are *truncated with a sticky bit* to a working width
@@ -29,8 +29,9 @@ dispatcher in ``ops.py`` checks that before it picks the Numba engine:
 IEEE 754 rules live here too: NaN in gives NaN out, invalid operations
 (inf - inf, 0 * inf, 0/0, inf/inf, sqrt of a negative) give NaN, signed
 zeros (an exact zero sum is +0, -0 when rounding ``down``; a product's zero
-has the xor of the signs).  A NaN result is the output format's canonical
-NaN with the sign bit clear (a "default NaN").
+has the xor of the signs).  Which NaN a result is -- the output format's
+canonical NaN with the sign bit clear, a "default NaN", whatever NaN came
+in -- is ``specialize.default_nan``.
 """
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload, register_jitable
 
-from ._round import FINITE, INF, NAN_CLASS, bit_length, i64, shl, shr, u64
+from .primitives import bit_length, i64, shl, shr, u64
+from .specialize import FINITE, INF, NAN_CLASS, default_nan
 
 # Operation codes.
 ADD, SUB, MUL, DIV, FMA, SQRT = 0, 1, 2, 3, 4, 5
@@ -201,22 +203,22 @@ def exact_result(op, na, Ma, Ea, ca, nb, Mb, Eb, cb, nc, Mc, Ec, cc, W, nbits, d
         nb = not nb
         op = ADD
     if ca == NAN_CLASS or (op != SQRT and cb == NAN_CLASS) or (op == FMA and cc == NAN_CLASS):
-        return False, zero, i64(0), False, NAN_CLASS
+        return default_nan()
     if op == SQRT:
         if ca == INF:
             if na:
-                return False, zero, i64(0), False, NAN_CLASS
+                return default_nan()
             return False, zero, i64(0), False, INF
         if Ma == zero:
             return na, zero, i64(0), False, FINITE  # sqrt(-0) = -0
         if na:
-            return False, zero, i64(0), False, NAN_CLASS
+            return default_nan()
         Q, F, st = sqrt_exact(Ma, Ea, nbits)
         return False, Q, F, st, FINITE
     if op == ADD:
         if ca == INF or cb == INF:
             if ca == INF and cb == INF and na != nb:
-                return False, zero, i64(0), False, NAN_CLASS  # inf - inf
+                return default_nan()  # inf - inf
             return (na if ca == INF else nb), zero, i64(0), False, INF
         neg, M, E, st = add_exact(na, Ma, Ea, nb, Mb, Eb, W, down)
         return neg, M, E, st, FINITE
@@ -224,13 +226,13 @@ def exact_result(op, na, Ma, Ea, ca, nb, Mb, Eb, cb, nc, Mc, Ec, cc, W, nbits, d
     if op == DIV:
         if ca == INF:
             if cb == INF:
-                return False, zero, i64(0), False, NAN_CLASS  # inf / inf
+                return default_nan()  # inf / inf
             return neg, zero, i64(0), False, INF
         if cb == INF:
             return neg, zero, i64(0), False, FINITE  # x / inf = 0
         if Mb == zero:
             if Ma == zero:
-                return False, zero, i64(0), False, NAN_CLASS  # 0 / 0
+                return default_nan()  # 0 / 0
             return neg, zero, i64(0), False, INF  # division by zero
         if Ma == zero:
             return neg, zero, i64(0), False, FINITE
@@ -239,9 +241,9 @@ def exact_result(op, na, Ma, Ea, ca, nb, Mb, Eb, cb, nc, Mc, Ec, cc, W, nbits, d
     # MUL, FMA: the product first
     if ca == INF or cb == INF:
         if (ca == FINITE and Ma == zero) or (cb == FINITE and Mb == zero):
-            return False, zero, i64(0), False, NAN_CLASS  # 0 * inf
+            return default_nan()  # 0 * inf
         if op == FMA and cc == INF and nc != neg:
-            return False, zero, i64(0), False, NAN_CLASS  # inf - inf
+            return default_nan()  # inf - inf
         return neg, zero, i64(0), False, INF
     P, t, st = mul_wide(Ma, Mb, W)
     if op == MUL:

@@ -1,7 +1,7 @@
 """Array kernels of the elementwise operations.
 
 ``arith`` is the one loop of every rounded operation: split each operand's
-code (``split_code``), compute the exact result (``_arith.exact_result``),
+code (``split_code``), compute the exact result (``arith.exact_result``),
 round it once into the output format (``round_code``).  ``lookup2`` serves
 narrow operands from a table that ``arith`` filled; ``fixed_exact`` is
 exact fixed-point growth (integer add, subtract, multiply: no rounding at
@@ -14,10 +14,9 @@ import numpy as np
 from numba import njit, prange
 from numba.extending import register_jitable
 
-from . import _jit  # noqa: F401  (sets the cache directory first)
-from . import _arith as arith_core
-from . import _round as core
-from ._jit import CHUNK
+from . import arith as arith_core
+from . import core
+from .jit import CHUNK
 
 
 @register_jitable(inline="always")

@@ -1,4 +1,5 @@
-"""GEMM kernels with a stated accumulation order (argument checks: linalg.py).
+"""GEMM kernels with a stated accumulation order (argument checks: linalg.py;
+when each kernel is exact: linalg_engines.py).
 
 Rows of the output go to threads; each output element is reduced by one
 thread in the stated order, so results never depend on the thread count.
@@ -10,9 +11,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from . import _jit  # noqa: F401  (cache directory first)
-from . import _arith as arith_core
-from . import _round as core
+from . import arith as arith_core
+from . import core
 
 
 @njit(parallel=True, cache=True)
@@ -22,7 +22,7 @@ def fixed_acc_gemm(a, b, s, block, lo, hi, clamp, over):
     ``a`` (M, K) and ``b`` (K, N) hold integer values (``a`` already scaled
     to the accumulator's grid), ``s`` (M, N) the accumulator's integer values
     on entry (the start value) and on exit.  The arrays are int64, or
-    float32/float64 when linalg.py has proven every product and partial sum
+    float32/float64 when linalg_engines.py has proven every product and partial sum
     an integer below 2**24 / 2**53 (exact there, and faster: more lanes,
     one-instruction min/max).  Blocks of ``block`` consecutive products
     (1: sequential) are summed exactly, then added: ``s = clamp(s +
@@ -70,7 +70,7 @@ def hardware_seq_gemm(a, b, s, start):
     arithmetic: ``s = s + a[i, k] * b[k, j]`` for k = start, start+1, ...
 
     Exact to the contract only when every product is exact in the dtype
-    (linalg.py checks), so the one rounding per step is the hardware's
+    (linalg_engines.py checks), so the one rounding per step is the hardware's
     round-to-nearest-even addition.  ``s`` holds the start values."""
     M, K = a.shape
     N = b.shape[1]
@@ -88,14 +88,30 @@ def _split(code, spec):
     return core.split_code(np.uint64(code), spec)
 
 
+@njit(inline="always")
+def _round_step(neg, M, E, sticky, cls, acc_spec, mode, ovf, code, i, j, k, fail, before):
+    """One accumulation step: the exact value rounded into the accumulator
+    by the core; the new code.  A failed rounding is noted for the caller to
+    raise the documented error: row i keeps its first failure in step order
+    (smallest k, then j) as ``fail[i] = (status, j, k)`` and ``before[i]`` =
+    ``code``, the accumulator before that step."""
+    new, st = core.round_code(neg, M, E, sticky, cls, acc_spec, mode, ovf, np.uint64(0), 1)
+    if st != 0 and (fail[i, 0] == 0 or k < fail[i, 2]):
+        fail[i, 0] = st
+        fail[i, 1] = j
+        fail[i, 2] = k
+        before[i] = code
+    return new
+
+
 @njit(parallel=True, cache=True)
-def core_seq_gemm(a, a_spec, b, b_spec, s, acc_spec, start, mode, ovf, W, nbits, status):
+def core_seq_gemm(a, a_spec, b, b_spec, s, acc_spec, start, mode, ovf, W, nbits, fail, before):
     """Sequential accumulation through the rounding core, any formats:
     ``s[i, j] = round(s[i, j] + a[i, k] * b[k, j])`` for k = start, ...,
     each step the exact fused multiply-add rounded once into ``acc_spec``
     (the product is exact, so this is round(s + p_k)).  ``s`` holds acc
-    codes (the start values) on entry.  ``status[i]`` gets the first
-    nonzero core status of row i (the caller re-runs to name it)."""
+    codes (the start values) on entry.  A failed rounding is noted in
+    ``fail`` (int64 (M, 3)) and ``before`` (uint64 (M,)), see _round_step."""
     M, K = a.shape
     N = b.shape[1]
     down = mode == core.DOWN
@@ -108,10 +124,8 @@ def core_seq_gemm(a, a_spec, b, b_spec, s, acc_spec, start, mode, ovf, W, nbits,
                 nc, Mc, Ec, cc = _split(code, acc_spec)
                 neg, Mr, Er, sticky, cls = arith_core.exact_result(
                     arith_core.FMA, na, Ma, Ea, ca, nb, Mb, Eb, cb, nc, Mc, Ec, cc, W, nbits, down)
-                code, st = core.round_code(neg, Mr, Er, sticky, cls, acc_spec, mode, ovf,
-                                           np.uint64(0), 1)
-                if st != 0 and status[i] == 0:
-                    status[i] = st
+                code = _round_step(neg, Mr, Er, sticky, cls, acc_spec, mode, ovf, code, i, j, k,
+                                   fail, before)
             s[i, j] = code
 
 
@@ -156,12 +170,12 @@ def _lead(parts, n):
 
 
 @njit(parallel=True, cache=True)
-def core_block_gemm(a, b, s, has_start, acc_spec, block, mode, ovf, status):
+def core_block_gemm(a, b, s, has_start, acc_spec, block, mode, ovf, fail, before):
     """Blocks of ``block`` products summed exactly and added to the
     accumulator with one rounding: ``s = round(s + sum(p_k0..p_k1-1))``.
 
     ``a``, ``b``: float64 values whose products (and every partial sum of a
-    block) are exact in float64 (linalg.py checks); ``s``: accumulator codes
+    block) are exact in float64 (linalg_engines.py checks); ``s``: accumulator codes
     (start values when ``has_start``, else the first block starts alone).
     Each block sum is kept exactly as a float64 expansion; its leading
     float64 ``hi`` and the sign of the rest go to the core as ``|hi|``
@@ -169,7 +183,8 @@ def core_block_gemm(a, b, s, has_start, acc_spec, block, mode, ovf, status):
     accumulator of at most 51 significand bits lies strictly between).
     An infinite accumulator stays infinite (inf + finite = inf), a NaN one
     NaN, both re-encoded by the core (so a NaN is its canonical code).
-    ``status[i]`` gets the first nonzero core status of row i."""
+    A failed rounding is noted in ``fail`` and ``before`` (see
+    _round_step; k is the block's first step)."""
     M, K = a.shape
     N = b.shape[1]
     down = mode == core.DOWN
@@ -214,7 +229,8 @@ def core_block_gemm(a, b, s, has_start, acc_spec, block, mode, ovf, status):
                         n = _grow(parts, n, x)
                     hi, r = _lead(parts, n)
                     negative = hi < 0.0
-                    if hi == 0.0:  # an exact zero: IEEE's sign rules
+                    if hi == 0.0:  # an exact zero: IEEE's sign rule, as specified by
+                        # fxsim.exact.sum_zero_sign (compiled here, so written out again)
                         negative = all_neg_zero or (down and not all_pos_zero)
                     else:
                         m_, e_ = math.frexp(abs(hi))        # |hi| = m_ * 2**e_, m_ in [0.5, 1)
@@ -224,8 +240,6 @@ def core_block_gemm(a, b, s, has_start, acc_spec, block, mode, ovf, status):
                         if sticky and (r < 0.0) != negative:  # the sum is just below |hi|
                             Mh = Mh * np.uint64(2) - one
                             Eh -= 1
-                code, st = core.round_code(negative, Mh, Eh, sticky, cls, acc_spec, mode, ovf,
-                                           np.uint64(0), 1)
-                if st != 0 and status[i] == 0:
-                    status[i] = st
+                code = _round_step(negative, Mh, Eh, sticky, cls, acc_spec, mode, ovf, code, i, j,
+                                   k0, fail, before)
             s[i, j] = code

@@ -1,22 +1,22 @@
 """Numba set-up shared by every kernel module.
 
 Numba's on-disk cache (``cache=True``) keys a kernel on its own source file
-only: editing the rounding core in ``_round.py`` would leave stale machine
+only: editing the rounding core in ``core.py`` would leave stale machine
 code for kernels in other files.  Unless the user chose ``NUMBA_CACHE_DIR``,
 fxsim therefore caches under a directory named after a hash of every file
-that can hold compiled code.  By rule (enforced by ``tests/test_jit_layout.py``)
-all Numba code lives in the top-level ``fxsim/_*.py`` modules, which import
-only numpy, numba, llvmlite and each other; so the hash covers exactly those
-files, and editing the command line or a Python-level module keeps the
+that can hold compiled code.  By rule (enforced by ``tests/test_layout.py``)
+all Numba code lives in the package ``fxsim/_kernels/``, whose modules
+import only numpy, numba, llvmlite and each other; so the hash covers exactly
+those files, and editing the command line or a Python-level module keeps the
 compiled kernels.  This module must be imported before any kernel module
-(``fxsim/__init__.py`` does so).
+(``fxsim/_kernels/__init__.py`` does so).
 
 First use is visible.  Compiling a kernel family (one kernel module:
-``codec``, ``ops``, ``linalg``, ``binary``) takes seconds; the first time a
+``convert``, ``elementwise``, ``gemm``, ``popcount``) takes seconds; the first time a
 family really compiles in a process -- not when its machine code loads from
 the on-disk cache -- one line goes to stderr::
 
-    fxsim: compiling linalg kernels for this machine, once (cached in DIR)
+    fxsim: compiling gemm kernels for this machine, once (cached in DIR)
 
 Set the environment variable ``FXSIM_QUIET_COMPILE=1`` to silence it
 (``fxsim warmup`` reports progress its own way).  The notice is a Numba
@@ -45,7 +45,7 @@ def _configure_cache() -> None:
         return
     here = pathlib.Path(__file__).resolve().parent
     digest = hashlib.sha1()
-    for path in sorted(here.glob("_*.py")):
+    for path in sorted(here.glob("*.py")):
         digest.update(str(path.relative_to(here)).encode())
         digest.update(path.read_bytes())
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -61,15 +61,12 @@ def cache_dir() -> str:
 
 
 def _family(dispatcher):
-    """The kernel family (``codec`` for ``fxsim._codec_kernels``) a Numba
+    """The kernel family (``gemm`` for ``fxsim._kernels.gemm``) a Numba
     dispatcher belongs to, or None if it is not fxsim's."""
     func = getattr(dispatcher, "py_func", None)
     module = getattr(func, "__module__", None) or ""
-    prefix = __name__.rpartition(".")[0] + "._"
-    if not module.startswith(prefix):
-        return None
-    name = module[len(prefix):]
-    return name[:-len("_kernels")] if name.endswith("_kernels") else name
+    package, _, name = module.rpartition(".")
+    return name if package == __name__.rpartition(".")[0] else None
 
 
 class _CompileNotices(_event.Listener):
@@ -144,6 +141,11 @@ def kernel_array(x, dtype=None):
     return np.require(x, dtype, ["C", "W"]).reshape(-1)
 
 
+class _Threads:
+    forced = None   # the thread count exact_threads() imposes, or None
+    last = 0        # threads the last threads_for() block ran its kernel on
+
+
 @contextlib.contextmanager
 def threads_for(nchunks: int):
     """Run a parallel kernel on at most ``nchunks`` threads.
@@ -151,14 +153,45 @@ def threads_for(nchunks: int):
     Waking idle worker threads costs more than a small array's work (and
     much more when the machine is oversubscribed), so an array of one chunk
     runs on the calling thread alone.  Results never depend on this: the
-    chunks are fixed."""
+    chunks are fixed.  Inside :func:`exact_threads` the kernel runs on
+    exactly that many threads instead; :func:`last_threads` tells how many
+    it had."""
     before = numba.get_num_threads()
-    wanted = max(1, min(before, nchunks))
+    wanted = _Threads.forced if _Threads.forced is not None else max(1, min(before, nchunks))
     if wanted == before:
+        _Threads.last = numba.get_num_threads()
         yield
         return
     numba.set_num_threads(wanted)
+    _Threads.last = numba.get_num_threads()
     try:
         yield
     finally:
         numba.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def exact_threads(n: int):
+    """Inside, every parallel kernel runs on exactly ``n`` threads, however
+    small its work (for tests: results must be the same on any number of
+    threads).  ``n`` is at most ``numba.config.NUMBA_NUM_THREADS``, the size
+    of Numba's thread pool (set by the environment variable of that name;
+    by default the number of CPU cores).  On entry :func:`last_threads`
+    is reset to 0."""
+    if isinstance(n, bool) or not isinstance(n, int) \
+            or not 1 <= n <= numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"exact_threads: n must be an int from 1 to NUMBA_NUM_THREADS = "
+                         f"{numba.config.NUMBA_NUM_THREADS}, got {n!r}")
+    saved = _Threads.forced
+    _Threads.forced, _Threads.last = n, 0
+    try:
+        yield
+    finally:
+        _Threads.forced = saved
+
+
+def last_threads() -> int:
+    """The number of threads Numba had for the last parallel kernel run
+    through :func:`threads_for` (0: none since entering
+    :func:`exact_threads`)."""
+    return _Threads.last

@@ -5,7 +5,9 @@ consecutive elements; the last block holds ``n % block`` elements when
 ``block`` does not divide ``n`` (a *partial* block).  Per-block quantities
 live in arrays shaped like the input with that axis replaced by the number
 of blocks.  Nothing here rounds: these are index operations, plus reading
-every input value exactly (``exact_values``).
+every input value exactly (:func:`input_array`, with ``fxsim.exact``) and
+scaling it by a power of two exactly (:func:`scale_fast`,
+:func:`scale_exact`).
 """
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import codec
-from .array import QArray, _float64_holds
+from . import exact
+from .array import QArray
+from .formats import float64_holds
 
 
 def check_block(block, where: str) -> int:
@@ -75,13 +78,6 @@ def first_index(mask: np.ndarray) -> tuple:
 
 
 # ---------------------------------------------------------------- exact input
-def floor_log2(a: Fraction) -> int:
-    """The integer ``e`` with ``2**e <= a < 2**(e+1)``, for a Fraction ``a > 0``."""
-    p, q = a.numerator, a.denominator
-    e = p.bit_length() - q.bit_length()
-    return e if (p << max(-e, 0)) >= (q << max(e, 0)) else e - 1
-
-
 def input_array(x, where: str = "input"):
     """``x`` as either a float64 array holding every value exactly (the fast
     path) or an object array of exact values: ``Fraction`` for finite
@@ -93,10 +89,10 @@ def input_array(x, where: str = "input"):
     (huge integers, Fractions, Decimals, long doubles) takes the exact path.
     """
     if isinstance(x, QArray):
-        if x.fmt.width <= 64 and _float64_holds(x.fmt):
+        if x.fmt.width <= 64 and float64_holds(x.fmt):
             return np.asarray(x.to_float(), dtype=np.float64)
-        return _exact_array(x.to_exact(), where)
-    arr = codec._as_input_array(x)
+        return exact.exact_values(x.to_exact(), where)
+    arr = exact.input_array(x)
     if arr.dtype.kind == "f" and arr.dtype.itemsize <= 8:
         return arr.astype(np.float64)
     if arr.dtype.kind == "b":
@@ -105,33 +101,7 @@ def input_array(x, where: str = "input"):
         limit = 1 << 53
         if arr.size == 0 or (int(arr.max()) <= limit and int(arr.min()) >= -limit):
             return arr.astype(np.float64)
-    return _exact_array(arr, where)
-
-
-def _exact_array(arr, where: str = "input") -> np.ndarray:
-    arr = np.asarray(arr, dtype=object) if not isinstance(arr, np.ndarray) else arr
-    out = np.empty(arr.shape, dtype=object)
-    flat = out.reshape(-1)
-    for i, v in enumerate(arr.reshape(-1)):
-        if isinstance(v, Fraction):
-            flat[i] = v
-            continue
-        if isinstance(v, (float, np.floating)) and (not math.isfinite(float(v)) or v == 0) \
-                and not isinstance(v, np.longdouble):
-            flat[i] = float(v)  # NaN, inf, and zeros (which keep their sign)
-            continue
-        try:
-            neg, M, E, cls, rational = codec.exact_value(v)
-        except (ValueError, TypeError):
-            index = tuple(int(k) for k in np.unravel_index(i, arr.shape))
-            raise ValueError(f"{where}: {v!r} at index {index} is not a number: give floats, "
-                             "ints, Fractions or Decimals") from None
-        if cls == codec.core.FINITE:
-            flat[i] = rational if rational != 0 or not neg else -0.0
-        else:  # NaN or inf from a long double or Decimal
-            flat[i] = float("nan") if cls == codec.core.NAN_CLASS else (
-                -math.inf if neg else math.inf)
-    return out
+    return exact.exact_values(arr, where)
 
 
 def exact_finite(arr: np.ndarray):

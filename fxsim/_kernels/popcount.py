@@ -9,7 +9,6 @@ from __future__ import annotations
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from . import _jit  # noqa: F401  (cache directory first)
 
 
 @intrinsic

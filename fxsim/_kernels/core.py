@@ -15,13 +15,16 @@ One source, two engines.  The functions here are plain Python decorated with
 ``register_jitable``: Numba compiles them into the kernels (64-bit integers,
 codes up to 64 bits), and Python runs them unchanged on arbitrary-precision
 ``int`` for formats wider than 64 bits and for Python ints and Fractions.
-The helpers :func:`bit_length`, :func:`shl`, :func:`shr`, :func:`u64` and
-:func:`i64` are what differ: in Python they are the plain operators; in
-Numba, shifts of 64 or more give 0 instead of undefined behaviour, and
-``u64``/``i64`` keep every magnitude a ``uint64`` and every exponent an
-``int64`` (Numba turns ``uint64 + int64`` into float64).  The kernels inline
-the whole core (``inline="always"``): passing the format by value to a
-called function costs more than the rounding itself.
+The integer helpers of ``primitives`` (:func:`bit_length`, :func:`shl`,
+:func:`shr`, :func:`u64`, :func:`i64`) are what differ between the two.
+The kernels inline the whole core (``inline="always"``): passing the format
+by value to a called function costs more than the rounding itself.
+
+What happens to NaN, inf, zeros and overflow of a float is decided in
+``specialize`` (the value classes, overflow policies and statuses are
+defined there and re-exported here); the fixed-point overflow step, with
+the range limits of the :class:`Spec` (narrowed for a symmetric format), is
+:func:`_fixed_code` here.
 
 Format parameters arrive as a :class:`Spec`, built by ``formats.py``.
 """
@@ -29,21 +32,19 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic, overload, register_jitable
+from numba.extending import register_jitable
 
-# Mode codes: the order of fxsim.modes.Rounding / Overflow.
+from . import specialize
+from .primitives import bit_length, i64, shl, shr, u64  # noqa: F401  (used by the kernels)
+from .specialize import (ERR_INF, ERR_NAN, ERR_OVERFLOW, FINITE, IEEE, INF, NAN,  # noqa: F401
+                         NAN_CLASS, OK, RAISE, SATURATE, WRAP)
+
+# Rounding mode codes: the order of fxsim.modes.Rounding.  (The overflow
+# policies WRAP, SATURATE, RAISE, IEEE, NAN -- the order of
+# fxsim.modes.Overflow --, the value classes FINITE, INF, NAN_CLASS and the
+# statuses OK, ERR_* come from ``specialize``.)
 NEAREST_EVEN, NEAREST_ODD, NEAREST_AWAY, NEAREST_ZERO, NEAREST_UP, NEAREST_DOWN = 0, 1, 2, 3, 4, 5
 DOWN, UP, TOWARD_ZERO, AWAY, ODD, JAM, STOCHASTIC, STOCHASTIC_EQUAL = 6, 7, 8, 9, 10, 11, 12, 13
-WRAP, SATURATE, RAISE, IEEE, NAN = 0, 1, 2, 3, 4
-
-# Input classes.
-FINITE, INF, NAN_CLASS = 0, 1, 2
-
-# Status of one rounding (0 is success).
-OK, ERR_NAN, ERR_INF, ERR_OVERFLOW = 0, 1, 2, 3
 
 
 class Spec(NamedTuple):
@@ -56,8 +57,9 @@ class Spec(NamedTuple):
     is_float: bool
     word: int  # width of a code in bits
     frac: int  # fixed: the grid is 2**-frac
-    pos_limit: int  # fixed: largest positive integer on the grid
-    neg_limit: int  # fixed: magnitude of the most negative one (0: unsigned)
+    pos_limit: int  # fixed: largest integer a result may be (int_max)
+    neg_limit: int  # fixed: magnitude of the most negative one (-int_min; 0:
+    #                 unsigned; 2**(word-1) - 1 for a narrowed format)
     mask: int  # 2**word - 1
     man: int  # float: fraction bits
     bias: int
@@ -73,77 +75,7 @@ class Spec(NamedTuple):
     nan_signed: bool  # NaN carries the input's sign (ieee, fn)
     negzero: bool  # float: -0 exists
     nozero: bool  # float: no zero (E8M0); zero and negatives are NaN
-
-
-# ---------------------------------------------------------------- helpers
-def bit_length(x):
-    """Number of bits of the non-negative integer ``x`` (0 for 0)."""
-    return int(x).bit_length()
-
-
-def shl(x, s):
-    """``x << s`` for ``s >= 0`` (Numba: 0 when ``s >= 64``)."""
-    return x << s
-
-
-def shr(x, s):
-    """``x >> s`` for ``s >= 0`` (Numba: 0 when ``s >= 64``)."""
-    return x >> s
-
-
-def u64(x):
-    """An unsigned 64-bit integer in Numba; the int itself in Python."""
-    return x
-
-
-def i64(x):
-    """A signed 64-bit integer in Numba; the int itself in Python."""
-    return x
-
-
-@intrinsic
-def _ctlz64(typingctx, x):
-    sig = types.int64(types.uint64)
-
-    def codegen(context, builder, signature, args):
-        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
-
-    return sig, codegen
-
-
-@overload(u64)
-def _u64_nb(x):
-    return lambda x: np.uint64(x)
-
-
-@overload(i64)
-def _i64_nb(x):
-    return lambda x: np.int64(x)
-
-
-@overload(bit_length)
-def _bit_length_nb(x):
-    return lambda x: 64 - _ctlz64(np.uint64(x))
-
-
-@overload(shl)
-def _shl_nb(x, s):
-    def impl(x, s):
-        if s >= 64:
-            return np.uint64(0)
-        return np.uint64(x) << s
-
-    return impl
-
-
-@overload(shr)
-def _shr_nb(x, s):
-    def impl(x, s):
-        if s >= 64:
-            return np.uint64(0)
-        return np.uint64(x) >> s
-
-    return impl
+    # (the special-value fields above are filled from ``specialize``)
 
 
 # ---------------------------------------------------------------- rounding
@@ -225,51 +157,22 @@ def round_magnitude(neg, M, k, sticky, mode, twos, r, R):
 
 
 @register_jitable(inline="always")
-def _nan(neg, spec):
-    """The NaN code for a result of sign ``neg``."""
-    return spec.nan_code | (spec.sign_bit & (u64(0) - (u64(neg) & u64(spec.nan_signed))))
-
-
-@register_jitable(inline="always")
-def _overflowed(neg, spec, mode, ovf):
-    """The (code, status) of a float result beyond max finite (or inf)."""
-    zero = u64(0)
-    sign = spec.sign_bit & (zero - u64(neg))
-    to_inf = (mode <= NEAREST_DOWN or mode == AWAY
-              or (mode == UP and not neg) or (mode == DOWN and neg))
-    code = sign | spec.max_mag  # saturate, and ieee for modes that round down
-    status = OK
-    if ovf == NAN or (ovf == IEEE and to_inf and not spec.has_inf):
-        code = _nan(neg, spec)
-    elif ovf == IEEE and to_inf:
-        code = sign | spec.inf_mag
-    elif ovf == RAISE:
-        code = zero
-        status = ERR_OVERFLOW
-    return code, status
-
-
-@register_jitable(inline="always")
-def _special(neg, cls, spec, mode, ovf):
-    """The (code, status) of an infinite or NaN input."""
-    code = u64(0)
-    status = OK
-    if cls == NAN_CLASS and not spec.has_nan:
-        status = ERR_NAN
-    elif cls == INF and not spec.is_float:
-        status = ERR_INF
-    elif cls == NAN_CLASS or (spec.nozero and neg) or (ovf == IEEE and not spec.has_inf):
-        code = _nan(neg, spec)  # NaN, or inf where NaN stands in for it
-    elif spec.has_inf and ovf != SATURATE:
-        code = (spec.sign_bit & (u64(0) - u64(neg))) | spec.inf_mag
-    else:
-        code, status = _overflowed(neg, spec, mode, ovf)
-    return code, status
+def rounds_away(neg, mode):
+    """Does ``mode`` round a magnitude beyond max finite up, toward inf
+    (IEEE 754 section 7.4)?  The nearest modes, ``away``, ``up`` for a
+    positive and ``down`` for a negative value do."""
+    return (mode <= NEAREST_DOWN or mode == AWAY
+            or (mode == UP and not neg) or (mode == DOWN and neg))
 
 
 @register_jitable(inline="always")
 def _fixed_code(neg, M, k, mag, spec, ovf):
-    """Assemble a fixed-point code from the rounded magnitude ``mag``."""
+    """Assemble a fixed-point code from the rounded magnitude ``mag``, with
+    the overflow step: beyond ``pos_limit`` / ``neg_limit`` (``int_max`` and
+    ``-int_min`` of the format: ``2**(word-1) - 1`` both ways for a narrowed
+    one) ``saturate`` clamps to the limit, ``raise`` fails and ``wrap``
+    keeps the result modulo ``2**word`` (never offered for a narrowed
+    format: see ``specialize``)."""
     zero = u64(0)
     # |value| >= 2**word overflows every fixed format of that word; in Numba
     # the shifted magnitude is then only right modulo 2**64, which is all
@@ -293,7 +196,7 @@ def _float_code(neg, e, q, n, spec, mode, ovf):
     man = spec.man
     sign = spec.sign_bit & (zero - u64(neg))
     if n == zero:
-        return (sign if spec.negzero else zero), OK
+        return specialize.zero_result(neg, spec), OK  # underflow to a signed zero
     if e < spec.emin and not spec.subnormals:
         n = shl(n, man)  # n == 1: the smallest normal
         q = spec.emin - man
@@ -308,7 +211,7 @@ def _float_code(neg, e, q, n, spec, mode, ovf):
             mag = n  # subnormal: exponent field 0
         over = mag > spec.max_mag
     if over:
-        return _overflowed(neg, spec, mode, ovf)
+        return specialize.overflow_result(neg, rounds_away(neg, mode), spec, ovf)
     return sign | mag, OK
 
 
@@ -326,15 +229,13 @@ def round_code(neg, M, E, sticky, cls, spec, mode, ovf, r, R):
     the code and apply the overflow policy.
     """
     if cls != FINITE:
-        return _special(neg, cls, spec, mode, ovf)
+        return specialize.special_result(neg, cls, spec, ovf)
     zero = u64(0)
     is_zero = M == zero and not sticky
     e = 0
     if spec.is_float:
-        if spec.nozero and (neg or is_zero):
-            return spec.nan_code, OK  # E8M0: no zero, no sign
-        if is_zero:
-            return (spec.sign_bit & (zero - u64(neg and spec.negzero))), OK  # stays zero
+        if is_zero or (neg and spec.nozero):
+            return specialize.zero_result(neg, spec), OK  # (E8M0: no zero, no sign: NaN)
         e = bit_length(M) - 1 + E  # exponent of the leading bit
         if e >= spec.emin:
             q = e - spec.man  # normal binade
@@ -369,12 +270,9 @@ def split_code(code, spec):
         flip = zero - u64(neg)
         return neg, ((code ^ flip) - flip) & spec.mask, -spec.frac, FINITE
     mag = code & (spec.mask ^ spec.sign_bit)
-    if mag > spec.max_mag:
-        if spec.has_inf and mag == spec.inf_mag:
-            return neg, zero, 0, INF
-        return neg, zero, 0, NAN_CLASS
-    if mag == zero and not spec.negzero and neg:
-        return neg, zero, 0, NAN_CLASS  # fnuz: the negative-zero pattern
+    cls = specialize.code_class(neg, mag, spec)
+    if cls != FINITE:
+        return neg, zero, 0, cls  # inf or NaN
     man = spec.man
     efield = shr(mag, man)
     mf = mag - shl(efield, man)

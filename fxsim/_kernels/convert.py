@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import _jit  # noqa: F401  (sets the cache directory first)
-from . import _round as core
-from ._jit import CHUNK
+from . import core
+from .jit import CHUNK
 
 ERR_CODE = 4  # a source code does not fit the source format
 
