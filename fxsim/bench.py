@@ -113,10 +113,11 @@ def rows(size: int) -> list[Row]:
     name = "encode f64 -> s16.8 nearest_even saturate"
     out = [Row(name, "numpy clip(rint(x*256))", numpy_encode, size, size, 5.0),
            Row(name, "APyTypes from_array + cast(RND_CONV, SAT)", apy_encode, size, small, 100.0),
-           Row("encode f32 -> float8_e4m3fn", "ml_dtypes astype", ml_encode, size, size, 5.0),
-           Row("decode float8_e4m3fn -> f64", "ml_dtypes astype(float64)", ml_decode, size, size, 1.0)]
+           Row("encode f32 -> float8_e4m3fn", "ml_dtypes astype", ml_encode, size, size, 3.0),
+           Row("decode float8_e4m3fn -> f64", "ml_dtypes astype(float64)", ml_decode, size, size, 2.0)]
     out += _op_rows(fxsim, ml, apy, min(size, 1_000_000))
     out += _kernel_rows(fxsim, apy)
+    out += _float_gemm_rows(fxsim)
     return out
 
 
@@ -213,7 +214,7 @@ def _kernel_rows(fxsim, apy) -> list[Row]:
         pf, wf = pixels.astype(np.float32), np.where(wsign < 0, -1, 1).astype(np.float32)
         return (lambda: fxsim.binary.bitserial_matmul(pixels, packed, 8, a_signed=False)), (lambda: pf @ wf)
     out.append(Row("bit-serial 8-bit x binary matmul 512x2048x512", "numpy float32 matmul, same values",
-                   bitserial, m * k * n, m * k * n, None))
+                   bitserial, m * k * n, m * k * n, 1.0))
 
     def int8_conv():
         rng = _rng(14)
@@ -292,8 +293,71 @@ def _op_rows(fxsim, ml, apy, n) -> list[Row]:
         def sqrt(operands=operands):
             _, v, _, qv = operands()
             return (lambda: fxsim.sqrt(qv)), (lambda: np.sqrt(v))
-        for label, make in (("add", add), ("div", div), ("sqrt", sqrt)):
-            out.append(Row(f"{name} {label} (correctly rounded)", f"numpy {name} {label}", make, n, n, None))
+        def mul(operands=operands):
+            u, v, qu, qv = operands()
+            return (lambda: qu * qv), (lambda: u * v)
+        for label, make in (("add", add), ("mul", mul), ("div", div), ("sqrt", sqrt)):
+            out.append(Row(f"{name} {label} (correctly rounded)", f"numpy {name} {label}", make, n, n,
+                           0.5))
+    return out
+
+
+def _float_gemm_rows(fxsim) -> list[Row]:
+    """Float GEMMs as training uses them (issue 15's targets); elements are
+    multiply-accumulates.  Baselines run numpy on the same values."""
+    out = []
+    m, k, n = 512, 1024, 512
+
+    @functools.cache
+    def operands(fmt):
+        xa = fxsim.asarray(_rng(30, fmt).standard_normal((m, k)), fmt)
+        xb = fxsim.asarray(_rng(31, fmt).standard_normal((k, n)), fmt)
+        return xa, xb, xa.to_float(), xb.to_float()
+
+    def gemm(fmt, baseline_dtype, **kw):
+        def make():
+            xa, xb, fa, fb = operands(fmt)
+            ba, bb = fa.astype(baseline_dtype), fb.astype(baseline_dtype)
+            return (lambda: fxsim.matmul(xa, xb, **kw)), (lambda: ba @ bb)
+        return make
+
+    macs = m * k * n
+    for fmt in ("bfloat16", "float16", "float8_e4m3fn"):
+        out.append(Row(f"{fmt} matmul {m}x{k}x{n}, sequential float32 acc",
+                       "numpy float32 matmul, same values", gemm(fmt, np.float32, acc="float32"),
+                       macs, macs, 0.3))
+    out.append(Row(f"bfloat16 matmul {m}x{k}x{n}, float32 acc, blocks of 32",
+                   "numpy float32 matmul, same values",
+                   gemm("bfloat16", np.float32, acc="float32", order=32), macs, macs, 0.2))
+    out.append(Row(f"bfloat16 matmul {m}x{k}x{n}, exact (acc=None), out=float32",
+                   "numpy float64 matmul, same values",
+                   gemm("bfloat16", np.float64, out="float32"), macs, macs, 0.1))
+
+    def mlp_step():
+        """The nine GEMMs of one training step of a 64-256-256-10 MLP, batch
+        100: three forward (x @ W), three weight gradients (x.T @ dy), three
+        input gradients (dy @ W.T); bfloat16 operands, float32 sequential."""
+        batch, sizes = 100, (64, 256, 256, 10)
+        bf = fxsim.formats.bfloat16
+        pairs = []
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            x = _rng(40, i).standard_normal((batch, fan_in))
+            w = _rng(41, i).standard_normal((fan_in, fan_out))
+            dy = _rng(42, i).standard_normal((batch, fan_out))
+            pairs += [(x, w), (x.T.copy(), dy), (dy, w.T.copy())]
+        q = [(fxsim.asarray(a, bf), fxsim.asarray(b, bf)) for a, b in pairs]
+        f = [(qa.to_float(), qb.to_float()) for qa, qb in q]
+
+        def fx():
+            for qa, qb in q:
+                fxsim.matmul(qa, qb, acc="float32")
+
+        def base():
+            for fa, fb in f:
+                fa @ fb
+        return fx, base
+    out.append(Row("MLP training step, 9 GEMMs (64-256-256-10, batch 100), bfloat16, float32 acc",
+                   "numpy float64, same GEMMs", mlp_step, 1, 1, 0.05))
     return out
 
 
