@@ -35,6 +35,7 @@ from __future__ import annotations
 import decimal
 import math
 import numbers
+import re
 from fractions import Fraction
 from typing import NamedTuple
 
@@ -163,6 +164,11 @@ def parse_number(text: str):
     lowered = stripped.lower()
     if lowered in _SPECIAL_SPELLINGS:
         return _SPECIAL_SPELLINGS[lowered]
+    exponent = _EXPONENT.search(lowered)
+    if exponent and len(exponent.group(1).lstrip("0")) > 6:  # |exponent| >= 10**6
+        raise ValueError(f"cannot read {text!r} exactly: its exponent {exponent.group(1)} is "
+                         f"beyond +-999999 (the exact value would take too long to "
+                         f"compute); clip it first, e.g. to 1e300 or 0")
     try:
         if lowered.lstrip("+-").startswith("0x"):
             value = _hex_number(lowered)
@@ -172,6 +178,10 @@ def parse_number(text: str):
         raise ValueError(f"cannot read {text!r} as a number (try 0.3, -1/3, 1e-3, 0x1.8p3, inf, "
                          "nan)") from None
     return -0.0 if value == 0 and stripped.startswith("-") else value
+
+
+#: the exponent digits of decimal (``e``) or hex (``p``) notation
+_EXPONENT = re.compile(r"(?:e|(?<=[0-9a-f.])p)[+-]?([0-9]+)\s*$")
 
 
 def _hex_number(lowered: str) -> Fraction:

@@ -63,3 +63,15 @@ def test_explain_reads_its_value_exactly():
     assert "result     0x0" in explain("0.49999999999999999999", "s8.0")
     # -0 is the float8 negative zero (sign bit set)
     assert "result     0x80" in explain("-0", "float8_e4m3fn")
+
+
+@pytest.mark.parametrize("text", ["1e1000000", "-2.5E-0000012345678", "0x1p1000000"])
+def test_huge_exponents_are_refused_not_computed(text):
+    # a value like 10**(10**8) would take minutes to build exactly
+    with pytest.raises(ValueError, match="exponent .* beyond"):
+        parse_number(text)
+
+
+def test_exponents_below_the_cap_are_exact():
+    assert parse_number("1e-999999") == Fraction(1, 10**999999)
+    assert parse_number("0x1p-1074") == Fraction(1, 2**1074)
