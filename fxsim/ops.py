@@ -23,11 +23,20 @@ Operands are QArrays, numpy arrays (float16/32/64 and integer arrays are
 read exactly, in their own formats), or Python scalars, which take the
 other operand's format (as numpy's weak scalars) and must be exact in it.
 
-Engines: the Numba kernel computes each exact result in 64-bit words with a
-sticky bit (``arith.py`` says when that is exact); operands or outputs it
-cannot hold (formats wider than 64 bits, precisions above ~60 bits, fixed
-outputs that wrap) run the same source on Python ints.  Binary operations on
-two codes of at most 16 bits together use a table of the kernel's answers.
+Engines, in the order :func:`_rounded` tries them:
+
+1. the machine's IEEE 754 arithmetic (``elementwise.hardware``) for add,
+   sub, mul, div, sqrt and fma in float16/float32/float64 under
+   ``nearest_even`` with the ``ieee`` overflow policy, where it provably
+   gives the core's result (:func:`hardware_plan` says when and why);
+2. binary operations on two codes of at most 16 bits together: a table of
+   the kernel's answers;
+3. the Numba kernel, which computes each exact result in 64-bit words with
+   a sticky bit (``arith.py`` says when that is exact) and rounds it by the
+   core;
+4. operands or outputs the kernel cannot hold (formats wider than 64 bits,
+   precisions above ~60 bits, fixed outputs that wrap) run the same source
+   on Python ints.
 """
 from __future__ import annotations
 
@@ -44,7 +53,7 @@ from . import array, codec, exact, runtime
 from . import formats as _formats
 from ._kernels import arith, core
 from ._kernels import elementwise as kernels
-from ._kernels.jit import kernel_array, threads_for
+from ._kernels.jit import kernel_array, last_threads, threads_for
 from .array import QArray, asarray, bits_dtype, wrap_codes
 from .modes import Overflow, Rounding
 
@@ -101,6 +110,8 @@ def format_contains(big, small) -> bool:
 def result_format(*fmts, op="add"):
     """The format an operation returns when no ``out=`` is given."""
     fmts = [_formats.format(f) for f in fmts]
+    if fmts[0].is_float and all(f is fmts[0] for f in fmts):
+        return fmts[0]  # the common case, answered before the general search
     if all(not f.is_float for f in fmts) and op in ("add", "sub", "mul"):
         return grown_format(op, *fmts)
     if not all(f.is_float for f in fmts):
@@ -168,6 +179,108 @@ def kernel_plan(op, fmts, out, rounding, overflow, R):
     return ok, need
 
 
+#: The IEEE formats the machine computes in, by width.
+_MACHINE = {16: _formats.float16, 32: _formats.float32, 64: _formats.float64}
+_HARDWARE_OPS = (arith.ADD, arith.SUB, arith.MUL, arith.DIV, arith.SQRT, arith.FMA)
+
+
+def _is_machine(fmt) -> bool:
+    machine = _MACHINE.get(fmt.width)
+    return fmt is machine or fmt == machine
+
+
+def hardware_plan(op, fmts, out, rounding, overflow):
+    """The numpy dtype (float32 or float64) the machine's IEEE 754
+    arithmetic computes ``op`` in, when that gives exactly the core's
+    result; else None.
+
+    Served: ``rounding="nearest_even"``, ``overflow="ieee"`` (the default of
+    these formats), operands and output each exactly float16, float32 or
+    float64 (the formats, not look-alikes: same bias, subnormals, inf and
+    NaN), and
+
+    * out float64: any operands (each is exact in float64), computed in
+      float64;
+    * out float32: float16/float32 operands (exact in float32), computed in
+      float32;
+    * out float16: float16 operands, computed in float32 and rounded once
+      more, to nearest even, into float16 (not fma).
+
+    Why this is the core's result.  IEEE 754 makes +, -, *, /, sqrt and
+    fusedMultiplyAdd of exact operands the exact result rounded once to
+    nearest even, with the core's rules for signed zeros, inf and invalid
+    operations; overflow gives inf; the NaN a result gets is replaced by the
+    format's positive canonical NaN (the core's default NaN: no payload or
+    sign of an operand NaN survives).  fma is LLVM's ``llvm.fma``, fused by
+    definition.  For float16 the float32 result is rounded twice, which is
+    innocuous: for p-bit operands and an intermediate precision p' >= 2p + 2
+    (here 24 >= 2*11 + 2) rounding to nearest first to p' and then to p
+    bits gives the correctly rounded p-bit result of +, -, *, / and sqrt
+    (S. A. Figueroa, "When is double rounding innocuous?", ACM SIGNUM
+    Newsletter 30(3), 1995).  Figueroa's argument assumes unbounded
+    exponents; float32's range holds every float16 result (no float32
+    overflow or subnormal: |results| lie in [2**-48, 2**40] or are 0, inf,
+    NaN), and float16's own ends are safe: overflow to inf at 65520 is the
+    midpoint rule of the unbounded binade above 65504; in the subnormal range
+    sums and differences are exact in float32 (multiples of 2**-24 below
+    2**-14), products of two 11-bit significands are exact in float32, square
+    roots are at least 2**-12, and a quotient q = A*2**ea / (B*2**eb) below
+    2**-14 (integers 0 < A, B < 2**11) that is not a midpoint (2m+1)*2**-25
+    lies more than 2**(min(ea, eb-25) - eb - 11) from every midpoint, which
+    is more than half an ulp of float32 at q, so rounding to float32 cannot
+    move q onto a midpoint (``tests/test_ops_hardware.py``
+    checks every float16 code against the core).  The float32 -> float16
+    step is integer arithmetic, independent of the FPU's mode.
+
+    The FPU's mode.  The results above assume the default floating-point
+    environment; libraries may switch a thread's x86 MXCSR to flush-to-zero
+    or denormals-are-zero (or change its rounding direction).  The kernel
+    checks, in every chunk on the thread that computes it, that a subnormal
+    operand and a subnormal result survive and that two ties round to even
+    (``elementwise.default_mode``); if any chunk fails, every result is
+    discarded and the core computes them instead."""
+    if rounding != Rounding.NEAREST_EVEN or overflow != Overflow.IEEE \
+            or op not in _HARDWARE_OPS or not all(map(_is_machine, fmts + (out,))):
+        return None
+    if out.width == 64:
+        return np.dtype(np.float64)
+    if out.width == 16 and (op == arith.FMA or any(f.width != 16 for f in fmts)):
+        return None
+    return np.dtype(np.float32) if all(f.width <= 32 for f in fmts) else None
+
+
+def _machine_input(q, shape, n):
+    """The codes of ``q`` broadcast to ``shape``: a read-only C-contiguous flat
+    array, float32/float64 for those formats, uint16 codes for float16 (one
+    dtype and flag per format, so the kernel compiles once for each)."""
+    bits = q.bits if q.shape == shape else np.broadcast_to(q.bits, shape)
+    x = np.ascontiguousarray(bits).reshape(n)
+    x = x if q.fmt.width == 16 else x.view(np.float32 if q.fmt.width == 32 else np.float64)
+    x.flags.writeable = False
+    return x
+
+
+def _hardware(op, operands, shape, out, dtype):
+    """The codes the machine's arithmetic gives (see :func:`hardware_plan`),
+    or None if some thread's FPU is not in its default mode."""
+    n = math.prod(shape)
+    inputs = [_machine_input(q, shape, n) for q in operands]
+    while len(inputs) < 3:
+        inputs.append(inputs[0])
+    codes = np.empty(n, bits_dtype(out))
+    target = codes if out.width == 16 else codes.view(np.float32 if out.width == 32 else np.float64)
+    status, _ = runtime.chunk_status(n)
+    # Threads only for work that pays for waking them, also on a busy machine
+    # (where a second thread may wait milliseconds for a core): ~2M elements
+    # per thread of a memory-bound loop, ~512k of float16 (decoded and
+    # rounded in integer arithmetic, ~1.4 ns each).
+    direct = out.width > 16 and all(q.fmt.width == out.width for q in operands)
+    with threads_for(max(1, n // (1 << (21 if direct else 19)))):
+        kernel = kernels.hardware if last_threads() > 1 else kernels.hardware_serial
+        kernel(np.int64(op), *inputs, kernels.fpu_probe(dtype), target, status)
+    return None if status.any() else codes
+
+
 def _fail(status, i, shape, op, operands, out, rounding, overflow):
     where = f"at index {runtime.format_index(i, shape)}"
     modes = f"(rounding={rounding.value}, overflow={overflow.value})"
@@ -191,10 +304,15 @@ def _value_str(q, i, shape):
 
 
 def _broadcast_shape(name, operands, detail=""):
+    """The broadcast shape; ``detail`` (a string, or a function giving one,
+    called only for the error) ends the error message."""
+    if all(q.shape == operands[0].shape for q in operands):
+        return operands[0].shape
     try:
         return np.broadcast_shapes(*(q.shape for q in operands))
     except ValueError:
         shapes = " and ".join(f"{q.shape} ({q.fmt.name})" for q in operands)
+        detail = detail if isinstance(detail, str) else detail()
         raise ValueError(f"{name}: operand shapes {shapes} do not broadcast{detail}") from None
 
 
@@ -255,11 +373,19 @@ def _python_engine(op, operands, shape, out, rounding, overflow, rnd, R, need):
 def _rounded(op, operands, out, rounding, overflow, rng, random, random_bits):
     out = _formats.format(out)
     rounding, overflow = runtime.resolve_modes(out, rounding, overflow)
-    shape = _broadcast_shape(_OP_NAMES[op], operands, f" (out={out.name}, rounding="
+    shape = _broadcast_shape(_OP_NAMES[op], operands, lambda: f" (out={out.name}, rounding="
                              f"{rounding.value}, overflow={overflow.value})")
     rnd = runtime.random_source(rounding, shape, rng, random, random_bits, out, overflow)
     fmts = tuple(q.fmt for q in operands)
     fast, need = kernel_plan(op, fmts, out, rounding, overflow, random_bits)
+    # the machine specializes the kernel engine (fma of float64 factors, which
+    # the 64-bit kernel leaves to Python ints, too)
+    machine = hardware_plan(op, fmts, out, rounding, overflow) \
+        if fast or op == arith.FMA else None
+    if machine is not None:
+        codes = _hardware(op, operands, shape, out, machine)
+        if codes is not None:
+            return wrap_codes(codes.reshape(shape), out)
     n = int(np.prod(shape, dtype=np.int64))
     if fast and len(operands) == 2 and not rounding.is_stochastic \
             and fmts[0].width + fmts[1].width <= 16:

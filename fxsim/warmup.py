@@ -59,9 +59,17 @@ def _ops():
     for out in ("float8_e4m3fn", "float16", "float32"):
         ops.add(e, e, out=out)
     ops.multiply(e, e)
-    # wider operands: the kernel itself
+    # IEEE formats under nearest_even: the machine's arithmetic (one thread, then two)
+    f = array.asarray(np.linspace(0.5, 4.0, 32, dtype=np.float32))
+    d = array.asarray(np.linspace(0.5, 4.0, 32))
+    for threads in sorted({1, min(2, jit.pool_size())}):
+        with jit.exact_threads(threads):
+            for op in (ops.add, ops.subtract, ops.multiply, ops.divide):
+                op(h, h), op(f, f), op(d, d), op(h, f)
+            ops.sqrt(h), ops.sqrt(f), ops.sqrt(d), ops.fma(d, d, d)
+    # other modes: the core's kernel itself
     for op in (ops.add, ops.subtract, ops.multiply, ops.divide):
-        op(h, h)
+        op(h, h, rounding="toward_zero")
     ops.divide(h, h, out="float8_e4m3fn", rounding="stochastic", rng=0)
     ops.fma(e, e, h, out="float16")
     ops.sqrt(h)

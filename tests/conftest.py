@@ -26,6 +26,7 @@ def _force_python_engine(monkeypatch):
     from fxsim import ops
     real = ops.kernel_plan
     monkeypatch.setattr(ops, "kernel_plan", lambda *a: (False, real(*a)[1]))
+    monkeypatch.setattr(ops, "hardware_plan", lambda *a: None)  # nor the IEEE hardware
 
 
 @pytest.fixture(scope="session")

@@ -190,6 +190,12 @@ def exact_threads(n: int):
         _Threads.forced = saved
 
 
+def pool_size() -> int:
+    """The size of Numba's thread pool (``NUMBA_NUM_THREADS``, by default the
+    number of CPU cores): the most threads a kernel can run on."""
+    return numba.config.NUMBA_NUM_THREADS
+
+
 def last_threads() -> int:
     """The number of threads Numba had for the last parallel kernel run
     through :func:`threads_for` (0: none since entering
