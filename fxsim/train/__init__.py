@@ -22,6 +22,15 @@ this API.
 :mod:`.pooling`        :class:`MaxPool2d`, :class:`AvgPool2d`,
                        :class:`GlobalAvgPool`, :class:`Flatten`
 :mod:`.losses`         :class:`SoftmaxCrossEntropy`, :class:`SquareHinge`
+:mod:`.optim`          :class:`SGD`, :class:`Adam`, :class:`AdaMax`,
+                       :class:`ShiftAdaMax` (Hubara), clipping, BinaryNet's
+                       :func:`glorot_lr_scales`, an update quantizer
+:mod:`.schedules`      :class:`Constant`, :class:`StepDecay`,
+                       :class:`CosineRestarts` (SGDR)
+:mod:`.data`           :func:`blobs`, :func:`load_digits`, :func:`mnist1d`,
+                       :func:`batches` (seeded)
+:mod:`.loop`           :func:`fit`, :func:`train_epoch`, :func:`evaluate`,
+                       :func:`weights_sha256`
 =====================  ======================================================
 
 A step::
@@ -44,6 +53,10 @@ from .losses import SoftmaxCrossEntropy, SquareHinge
 from .norm import BatchNorm, GrahamBN, RangeBN, ShiftBN
 from .pooling import AvgPool2d, Flatten, GlobalAvgPool, MaxPool2d
 from .quant import FormatQuantizer, MinMaxQuantizer, SignQuantizer, Slots, generator
+from .optim import SGD, AdaMax, Adam, Optimizer, ShiftAdaMax, binary_weights, glorot_lr_scales
+from .schedules import Constant, CosineRestarts, StepDecay
+from .data import Dataset, batches, blobs, load_digits, mnist1d
+from .loop import evaluate, fit, train_epoch, weights_sha256
 
 __all__ = [
     "Layer", "Sequential", "Residual", "GemmSpec", "GemmLayer", "Linear", "Conv2d",
@@ -51,4 +64,8 @@ __all__ = [
     "ReLU", "HardTanh", "Sign", "McDonnellSign", "QuantReLU",
     "MaxPool2d", "AvgPool2d", "GlobalAvgPool", "Flatten", "SoftmaxCrossEntropy", "SquareHinge",
     "FormatQuantizer", "MinMaxQuantizer", "SignQuantizer", "Slots", "generator",
+    "Optimizer", "SGD", "Adam", "AdaMax", "ShiftAdaMax", "binary_weights", "glorot_lr_scales",
+    "Constant", "StepDecay", "CosineRestarts",
+    "Dataset", "blobs", "load_digits", "mnist1d", "batches",
+    "train_epoch", "evaluate", "fit", "weights_sha256",
 ]
