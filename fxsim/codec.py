@@ -9,6 +9,28 @@ Exactness of inputs: float16/32/64 arrays are read bit by bit (a float64 is
 rounded once, directly -- never through float32); integer arrays of every
 dtype are exact, also beyond 2**53; Python ints, Fractions and Decimals are
 exact (they take the exact Python path, as do formats wider than 64 bits).
+
+Codes are returned in the smallest unsigned dtype that holds the format's
+width (``fxsim.exact.codes_dtype``: uint8 for 8-bit formats, ..., uint64;
+object arrays of Python ints beyond 64 bits), the dtype of ``QArray.bits``;
+the kernels write that dtype directly.
+
+Engines (:func:`engine` chooses; all give the core's codes and errors):
+
+* ``convert``, the general kernel: ``split_code`` of the source code, then
+  ``round_code`` -- every source dtype, every format up to 64 bits, every
+  mode (the only one for the stochastic modes and integer inputs).
+* ``table``: float16 inputs, and float32 inputs into float formats of at
+  most 6 fraction bits, under a deterministic mode: one lookup per element
+  in a table of the core's answers (see ``_table_shift``).
+* ``fixed``: float32/float64 into fixed point under a deterministic mode:
+  one pass that scales by ``2**frac`` in float64 (exact), reads the integer
+  part, round and sticky bits and lets the core's decision table round
+  (``kernels.float_to_fixed``); NaN, inf and magnitudes of ``2**63`` units
+  or more go to ``convert``.
+* decoding formats of at most 16 bits gathers from a table of the core's
+  float64 values (codes read in their own dtype, no copy); wider formats
+  run ``convert`` into float64.
 """
 from __future__ import annotations
 
@@ -19,23 +41,28 @@ import numpy as np
 from . import runtime
 from . import formats as _formats
 from ._kernels import convert as kernels
-from ._kernels.jit import kernel_array, threads_for
-from .exact import code_value, encode_values, input_array, to_float64
+from ._kernels.jit import CHUNK, threads_for
+from .exact import code_value, codes_dtype, encode_values, input_array, to_float64
 from .exact import exact_value  # noqa: F401  (public here before fxsim.exact existed)
 from .modes import Overflow, Rounding
 from .runtime import resolve_modes  # noqa: F401  (public here since the start)
 
 
-def convert(src_flat, src_fmt, dst_fmt, rounding, overflow, rnd, R, out_dtype):
-    """Run the conversion kernel: the codes ``src_flat`` of ``src_fmt``, each
-    rounded once into ``dst_fmt``; returns ``(out, first failure or None)``
-    (see ``runtime.first_failure``).  ``rnd``/``R``: the random integers of a
-    stochastic mode (``runtime.random_source``)."""
-    # One kernel specialization serves every source: codes are widened to
-    # uint64 (compiling the inlined core takes tens of seconds per type).
-    src_flat = kernel_array(src_flat, np.uint64)
+def convert(src_flat, src_fmt, dst_fmt, rounding, overflow, rnd, R, out_dtype, out=None):
+    """Run the general conversion kernel: the codes ``src_flat`` (any
+    unsigned dtype) of ``src_fmt``, each rounded once into ``dst_fmt`` by the
+    core; returns ``(out, first failure or None)`` (see
+    ``runtime.first_failure``).  ``out`` has dtype ``out_dtype``: an unsigned
+    integer dtype that holds ``dst_fmt``'s codes (the kernel writes it
+    directly), or float64 for ``dst_fmt == float64`` (the codes, viewed).
+    ``rnd``/``R``: the random integers of a stochastic mode
+    (``runtime.random_source``).  ``out``: a contiguous 1-d array of
+    ``out_dtype`` to write into (default: a new one)."""
+    src_flat = np.ascontiguousarray(src_flat).reshape(-1)
     n = src_flat.size
-    out = np.empty(n, np.uint64)
+    out_dtype = np.dtype(out_dtype)
+    if out is None:
+        out = np.empty(n, np.uint64 if out_dtype.kind == "f" else out_dtype)
     status, where = runtime.chunk_status(n)
     with threads_for(status.size):
         kernels.convert(src_flat, src_fmt.kernel_spec, dst_fmt.kernel_spec, np.int64(rounding.code),
@@ -71,10 +98,11 @@ def _table_shift(src_fmt, dst_fmt, rounding):
 
 @functools.lru_cache(maxsize=64)
 def _encode_table(src_fmt, dst_fmt, rounding, overflow, shift):
-    """The core's code and status for every (top bits, sticky) input pattern."""
+    """The core's code (``dst_fmt``'s code dtype) and status for every (top
+    bits, sticky) input pattern, and whether any status is a failure."""
     index = np.arange(1 << (src_fmt.width - shift + 1), dtype=np.uint64)
     src = ((index >> np.uint64(1)) << np.uint64(shift)) | (index & np.uint64(1 if shift else 0))
-    table = np.empty(index.size, np.uint64)
+    table = np.empty(index.size, codes_dtype(dst_fmt))
     table_status = np.zeros(index.size, np.uint8)
     status, where = runtime.chunk_status(index.size)
     with threads_for(status.size):
@@ -83,17 +111,81 @@ def _encode_table(src_fmt, dst_fmt, rounding, overflow, shift):
                         status, where, table_status)
     table.flags.writeable = False
     table_status.flags.writeable = False
-    return table, table_status
+    return table, table_status, bool(table_status.any())
 
 
-def _run_table(src_flat, src_fmt, dst_fmt, rounding, overflow, shift):
-    table, table_status = _encode_table(src_fmt, dst_fmt, rounding, overflow, shift)
-    out = np.empty(src_flat.size, np.uint64)
+def _run_table(src_flat, src_fmt, dst_fmt, rounding, overflow, shift, out):
+    """``out`` = the table's codes of the source codes ``src_flat`` (uint16
+    or uint32): one pass, one lookup per element."""
+    table, table_status, checked = _encode_table(src_fmt, dst_fmt, rounding, overflow, shift)
     status, where = runtime.chunk_status(src_flat.size)
     with threads_for(status.size):
-        kernels.lookup(table, table_status, kernel_array(src_flat), np.int64(shift), out,
-                       status, where)
-    return out, runtime.first_failure(status, where)
+        kernels.lookup(table, table_status, checked, src_flat, np.int64(shift), out, status, where)
+    return runtime.first_failure(status, where)
+
+
+# ---------------------------------------------------------------- float -> fixed point
+_TWO63 = float(1 << 63)
+
+
+def _run_fixed(x_flat, bits_flat, src_fmt, fmt, rounding, overflow, out):
+    """``out`` = the codes of the float32/float64 values ``x_flat`` (whose bit
+    patterns are ``bits_flat``) in the fixed-point format ``fmt``, through
+    ``kernels.float_to_fixed``: one pass for every value whose magnitude
+    times ``2**frac`` is below 2**63 (exact in float64, see there); the
+    rest (NaN, inf, huge) through the ``convert`` kernel afterwards.
+    Returns the first failure (status, flat index) or None."""
+    n = x_flat.size
+    scale = 2.0 ** fmt.frac
+    status, where = runtime.chunk_status(n)
+    rare = np.zeros(status.size, np.bool_)
+    with threads_for(status.size):
+        kernels.float_to_fixed(x_flat, np.float64(scale), fmt.kernel_spec,
+                               np.int64(rounding.code), np.int64(overflow.code), out, status,
+                               where, rare)
+    failure = runtime.first_failure(status, where)
+    chunks = np.flatnonzero(rare)
+    if chunks.size:
+        # the kernel's test, elementwise: not (|x| * 2**frac < 2**63)
+        with np.errstate(all="ignore"):
+            idx = np.concatenate([c * CHUNK + np.flatnonzero(~(np.abs(
+                x_flat[c * CHUNK:(c + 1) * CHUNK].astype(np.float64)) * scale < _TWO63))
+                for c in chunks])
+        each = np.zeros(idx.size, np.uint8)
+        codes = np.empty(idx.size, out.dtype)
+        st, wh = runtime.chunk_status(idx.size)
+        with threads_for(st.size):
+            kernels.convert(bits_flat[idx], src_fmt.kernel_spec,
+                            fmt.kernel_spec, np.int64(rounding.code), np.int64(overflow.code),
+                            np.empty(0, np.uint64), np.int64(1), codes, st, wh, each)
+        out[idx] = codes
+        bad = np.flatnonzero(each)
+        if bad.size and (failure is None or idx[bad[0]] < failure[1]):
+            failure = (int(each[bad[0]]), int(idx[bad[0]]))
+    return failure
+
+
+def engine(src_fmt, fmt, rounding) -> str:
+    """The kernel that encodes codes of ``src_fmt`` (a numpy dtype's format,
+    ``runtime.SOURCES``) into ``fmt`` (at most 64 bits) under ``rounding``:
+
+    ``"table"``
+        float16 into any format, float32 into narrow float formats
+        (``_table_shift``), deterministic modes: the core's answers, looked up.
+    ``"fixed"``
+        float32/float64 into fixed point (``frac <= 1023``), deterministic
+        modes: ``kernels.float_to_fixed``, the core's decision on the exact
+        scaled value prepared in float arithmetic.
+    ``"convert"``
+        everything else: the general kernel, ``round_code`` per element.
+
+    All three give the same codes and errors (tests/test_encode_fast.py)."""
+    if _table_shift(src_fmt, fmt, rounding) is not None:
+        return "table"
+    if src_fmt in (_formats.float32, _formats.float64) and not fmt.is_float \
+            and not rounding.is_stochastic and fmt.frac <= 1023:
+        return "fixed"
+    return "convert"
 
 
 # ---------------------------------------------------------------- public API
@@ -125,15 +217,28 @@ def encode(x, fmt, rounding="nearest_even", overflow=None, *, rng=None, random=N
 
     Returns
     -------
-    numpy.ndarray of uint64 (object array of Python ints for formats wider
-    than 64 bits), of ``x``'s shape; a scalar for scalar input.
+    numpy.ndarray of ``x``'s shape (a scalar for scalar input) holding the
+    codes in the smallest unsigned dtype of at least ``fmt.width`` bits --
+    uint8, uint16, uint32 or uint64, the dtype of ``QArray.bits``
+    (``fxsim.exact.codes_dtype``) -- or, for formats wider than 64 bits, an
+    object array of Python ints.
+
+    Engines (one rounding by the core in each, the same codes and errors):
+    float16 input, and float32 input into float formats of at most 6
+    fraction bits, look the core's answers up in a table; float32/float64
+    input into fixed point under a deterministic mode takes a one-pass loop
+    that prepares the exact scaled value in float64 and lets the core decide
+    (NaN, inf and values beyond 2**63 units go to the general kernel);
+    everything else runs the general kernel (``round_code`` per element);
+    Python numbers and formats wider than 64 bits the exact Python engine.
 
     Raises
     ------
     ValueError
         NaN into a format without NaN, inf into fixed point, bad modes.
     OverflowError
-        Out-of-range values under ``overflow="raise"``.
+        Out-of-range values under ``overflow="raise"`` (naming the first
+        offending index).
     """
     fmt = _formats.format(fmt)
     rounding, overflow = resolve_modes(fmt, rounding, overflow)
@@ -143,20 +248,29 @@ def encode(x, fmt, rounding="nearest_even", overflow=None, *, rng=None, random=N
     source = runtime.SOURCES.get(arr.dtype)
     if source is not None and fmt.width <= 64:
         view, src_fmt = source
-        flat = np.ascontiguousarray(arr).reshape(-1).view(view)
-        shift = _table_shift(src_fmt, fmt, rounding)
-        if shift is not None:
-            out, failure = _run_table(flat, src_fmt, fmt, rounding, overflow, shift)
+        values = np.ascontiguousarray(arr).reshape(-1)
+        flat = values.view(view)
+        kind = engine(src_fmt, fmt, rounding)
+        # the codes array itself, shaped: a view of it would leave its owner
+        # writeable behind a read-only QArray
+        codes = np.empty(shape, codes_dtype(fmt))
+        out = codes.reshape(-1)
+        if kind == "table":
+            failure = _run_table(flat, src_fmt, fmt, rounding, overflow,
+                                 _table_shift(src_fmt, fmt, rounding), out)
+        elif kind == "fixed":
+            failure = _run_fixed(values, flat, src_fmt, fmt, rounding, overflow, out)
         else:
-            out, failure = convert(flat, src_fmt, fmt, rounding, overflow, rnd, random_bits,
-                                        np.uint64)
+            _, failure = convert(flat, src_fmt, fmt, rounding, overflow, rnd, random_bits,
+                                 codes.dtype, out)
         if failure is not None:
             status, i = failure
             runtime.raise_failure(status, i, shape, fmt, rounding, overflow, arr.reshape(-1)[i], "encode")
     else:
-        out = encode_values(list(arr.reshape(-1)), fmt, rounding, overflow, rnd, random_bits, shape)
-    out = out.reshape(shape)
-    return out[()] if out.ndim == 0 else out
+        values = encode_values(list(arr.reshape(-1)), fmt, rounding, overflow, rnd, random_bits, shape)
+        codes = np.empty(shape, codes_dtype(fmt))
+        codes.reshape(-1)[:] = values
+    return codes[()] if codes.ndim == 0 else codes
 
 
 @functools.lru_cache(maxsize=64)
@@ -221,7 +335,7 @@ def decode(bits, fmt, *, exact=False):
                             for v in values], dtype=np.float64)
     elif fmt.width <= 16:
         table = _decode_table(fmt)
-        flat = kernel_array(flat)
+        flat = np.ascontiguousarray(flat)  # as it is: uint8 codes stay uint8, no copy
         out = np.empty(flat.size, np.float64)
         status, where = runtime.chunk_status(flat.size)
         with threads_for(status.size):
