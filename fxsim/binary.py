@@ -11,9 +11,18 @@ Everything here is exact integer arithmetic: :func:`matmul` and
 :func:`conv2d` equal numpy's integer matmul / a direct convolution of the
 +-1 arrays, :func:`bitserial_matmul` equals the integer product of its
 operands.  Results are int32 (binary; |result| <= K) or int64 (bit-serial).
+
+Engine (``fxsim._kernels.popcount``): the operands are packed once per call
+into panels (8 rows of A, 16 columns of B side by side per word index; all
+bit planes of an integer operand in one pass) and each 8 x 16 (bit planes:
+4 x 16) output tile is accumulated in vector registers across the words of
+K, in blocks of :data:`K_BLOCK` words (partial sums kept in the output
+between blocks).  Integer popcount sums do not depend on their order, so
+every tiling, block size and thread count gives the same integers.
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,9 +30,18 @@ from numpy.lib.array_utils import normalize_axis_index
 
 from ._kernels import popcount as kernels
 from ._kernels.jit import threads_for
-from .im2col import geometry, patches
+from .im2col import geometry
 
 __all__ = ["PackedBits", "pack", "unpack", "matmul", "conv2d", "bitserial_matmul"]
+
+#: words of K (64 bits each) per pass over the output: one pass for K up to
+#: 32768 bits; beyond, partial sums wait in the output between passes
+K_BLOCK = 512
+#: word operations (64-bit AND/XOR + popcount) per thread worth waking it
+_WORK_PER_THREAD = 1 << 18
+#: elements per thread worth waking it for packing: packing is cheap beside
+#: the product, and every parallel launch may wait for a busy core
+_PACK_PER_THREAD = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,22 @@ def _pack_bool(bits):
     return np.ascontiguousarray(packed).view("<u8").astype(np.uint64, copy=False)
 
 
+def _pack_axis(neg, axis, c0=0, c1=None):
+    """Pack the boolean ``neg`` along ``axis`` (entries ``c0:c1`` of it):
+    the packed axis moves last, as words (see :func:`_pack_bool`)."""
+    axis = normalize_axis_index(axis, neg.ndim)
+    c1 = neg.shape[axis] if c1 is None else c1
+    rows = int(np.prod(neg.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(neg.shape[axis + 1:], dtype=np.int64))
+    if inner < 16:      # the last axis, or few values after it: numpy's packbits
+        part = neg[(slice(None),) * axis + (slice(c0, c1),)]
+        return _pack_bool(np.ascontiguousarray(np.moveaxis(part, axis, -1)))
+    bits = np.ascontiguousarray(neg).view(np.uint8).reshape(rows, neg.shape[axis], inner)
+    with threads_for(bits.size // _PACK_PER_THREAD):
+        words = kernels.pack_axis(bits, c0, c1)
+    return words.reshape(neg.shape[:axis] + neg.shape[axis + 1:] + (words.shape[-1],))
+
+
 def pack(x, axis=-1) -> PackedBits:
     """Binarize ``x`` by sign (``x < 0`` -> -1, else +1) and pack it along
     ``axis`` (the reduction axis) into uint64 words; bit 1 means -1."""
@@ -98,8 +132,7 @@ def pack(x, axis=-1) -> PackedBits:
     if neg.ndim == 0:
         raise ValueError("binary.pack: need at least one axis to pack along, got a scalar")
     axis = normalize_axis_index(axis, neg.ndim) - neg.ndim
-    moved = np.moveaxis(neg, axis, -1)
-    return PackedBits(_pack_bool(moved), int(moved.shape[-1]), axis, tuple(neg.shape))
+    return PackedBits(_pack_axis(neg, axis), int(neg.shape[axis]), axis, tuple(neg.shape))
 
 
 def unpack(p: PackedBits) -> np.ndarray:
@@ -112,11 +145,58 @@ def unpack(p: PackedBits) -> np.ndarray:
     return np.moveaxis(values, -1, p.axis)
 
 
-def _gemm(a_words, b_words, use_and, base, scale, out):
-    a_words = np.require(a_words, np.uint64, ["C", "W"])
-    b_words = np.require(b_words, np.uint64, ["C", "W"])
-    with threads_for(max(1, a_words.shape[0] * b_words.shape[0] // 4096)):
-        kernels.popcount_gemm(a_words, b_words, use_and, base, scale, out)
+def _words(x):
+    return np.require(x, np.uint64, ["C", "W"])
+
+
+def _panels(words, rows):
+    """``kernels.panels`` of packed rows (R, W), or of G sets of them
+    (G, R, W): (T, W, rows) or (G, T, W, rows)."""
+    words = _words(words)
+    with threads_for(words.size // _PACK_PER_THREAD):
+        out = kernels.panels(words.reshape((-1,) + words.shape[-2:]), rows)
+    return out if words.ndim == 3 else out[0]
+
+
+def _blocks(nwords):
+    """``(w0, w1, first, last)`` passes over the words of K."""
+    starts = list(range(0, nwords, K_BLOCK))
+    return [(w0, min(nwords, w0 + K_BLOCK), w0 == 0, w0 == starts[-1]) for w0 in starts]
+
+
+def _run(kernel, ap, bp, base, scale, out):
+    """Run a panel product on threads, in passes over K: ``ap`` panels of
+    A, ``bp`` panels of the columns of G products (G, NT, ...); ``out``
+    (G, M, N) C-contiguous, written in place."""
+    g, m, n = out.shape
+    units = g * ap.shape[0] * -(-bp.shape[1] // 8)
+    nwords = ap.shape[1]
+    planes = (ap.shape[2] if ap.ndim == 4 else 1) * (bp.shape[3] if bp.ndim == 5 else 1)
+    work = g * m * n * nwords * planes
+    base = np.require(base, np.int64, ["C", "W"])
+    with threads_for(max(1, min(units, work // _WORK_PER_THREAD))):
+        for w0, w1, first, last in _blocks(nwords):
+            kernel(ap, bp, w0, w1, first, last, base, scale, out)
+    return out
+
+
+def _xor_product(a_words, b_words, k, out):
+    """``out[i, j] = k - 2 * popcount(a_words[i] XOR b_words[j])``: the +-1
+    dot products of packed rows (M, W) and columns (N, W), into int32 (M, N)."""
+    ap = _panels(a_words, kernels.XOR_ROWS)
+    bp = _panels(b_words[None], kernels.COLS)
+    _run(kernels.xor_gemm, ap, bp, np.full(out.shape[0], k, np.int64), -2, out[None])
+    return out
+
+
+def _plane_product(ap, bp, a_signed, b_signed, base, scale, out):
+    """``out = base[:, None] + scale * sum_pq w_p w_q popcount(a_p AND b_q)``
+    for plane panels ``ap`` (MT, W, PA, 4) and ``bp`` (NT, W, PB, 16)."""
+    a_signed, b_signed = bool(a_signed), bool(b_signed)
+
+    def kernel(ap, bp, w0, w1, first, last, base, scale, out):
+        kernels.plane_gemm(ap, bp, w0, w1, a_signed, b_signed, first, last, base, scale, out)
+    _run(kernel, ap, bp[None], base, scale, out[None])
     return out
 
 
@@ -147,13 +227,13 @@ def _operands(a, b, name):
     return aw, bw, pa.length, batch, shape
 
 
-def _batched(aw, bw, batch, use_and, base, scale, dtype):
+def _batched(aw, bw, batch, k):
     m, n = aw.shape[-2], bw.shape[-2]
-    out = np.empty(batch + (m, n), dtype)
+    out = np.empty(batch + (m, n), np.int32)
     aw = np.broadcast_to(aw, batch + aw.shape[-2:])
     bw = np.broadcast_to(bw, batch + bw.shape[-2:])
     for idx in np.ndindex(*batch):
-        _gemm(aw[idx], bw[idx], use_and, base, scale, out[idx])
+        _xor_product(aw[idx], bw[idx], k, out[idx])
     return out
 
 
@@ -168,7 +248,7 @@ def matmul(a, b) -> np.ndarray:
     aw, bw, k, batch, shape = _operands(a, b, "binary.matmul")
     if k >= 2**31:
         raise ValueError(f"binary.matmul: K={k} does not fit the int32 result")
-    return _batched(aw, bw, batch, False, k, -2, np.int32).reshape(shape)
+    return _batched(aw, bw, batch, k).reshape(shape)
 
 
 def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, pad_value=-1) -> np.ndarray:
@@ -195,14 +275,19 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, pad_value=-1) -> np.
     for grp in range(groups):
         chans = slice(grp * cg, (grp + 1) * cg)
         outs = slice(grp * og, (grp + 1) * og)
-        xg = _pack_bool(np.moveaxis(xneg[:, chans], 1, -1))      # (N, H, W, Wc)
-        wg = _pack_bool(np.moveaxis(wneg[outs], 1, -1))          # (O, kh, kw, Wc)
+        xg = _pack_axis(xneg, 1, chans.start, chans.stop)        # (N, H, W, Wc)
+        wg = _pack_axis(wneg[outs], 1)                           # (O, kh, kw, Wc)
         nw = xg.shape[-1]
         fill = _pack_bool(np.ones((1, cg), bool))[0] if pad_value == -1 else np.zeros(nw, np.uint64)
-        cols = patches(xg, g, fill, channels_last=True)          # (N, Ho*Wo, kh*kw*Wc)
-        wmat = wg.reshape(og, g.kh * g.kw * nw)
-        for i in range(g.n):
-            _gemm(wmat, cols[i], False, k, -2, out[i, outs].reshape(og, g.ho * g.wo))
+        wp = _panels(wg.reshape(og, g.kh * g.kw * nw), kernels.XOR_ROWS)
+        with threads_for(g.n * g.ho * g.wo * g.kh * g.kw * nw // _PACK_PER_THREAD):  # all images
+            bp = kernels.patch_panels(_words(xg), _words(fill), g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+                                      g.dh, g.dw, g.ho, g.wo, kernels.COLS)
+        res = out[:, outs].reshape(g.n, og, g.ho * g.wo) if groups == 1 else \
+            np.empty((g.n, og, g.ho * g.wo), np.int32)
+        _run(kernels.xor_gemm, wp, bp, np.full(og, k, np.int64), -2, res)
+        if groups > 1:
+            out[:, outs] = res.reshape(g.n, og, g.ho, g.wo)
         if pad_value == 0 and (g.ph or g.pw):
             out[:, outs] -= _padding_correction(wg, g)
     return out
@@ -220,26 +305,55 @@ def _padding_correction(wg, g):
     return np.einsum("okl,yxkl->oyx", tap_sum, off.astype(np.int64)).astype(np.int32)
 
 
-def _planes(x, bits, signed, name):
-    """Bit planes of an integer array (two's complement), with weights."""
-    arr = np.asarray(x)
+def _plane_panels(x, bits, signed, name, rows, transposed=False):
+    """Bit planes of the integer array ``x`` (two's complement), of its rows
+    or (``transposed``) of its columns, packed in one pass as panels of
+    ``rows`` rows: ``(T, W, bits, rows)``; also the exact row sums."""
+    orig = np.asarray(x)
+    arr = orig.T if transposed else orig
     if arr.dtype.kind not in "iu":
         raise ValueError(f"binary.bitserial_matmul: {name} must be an integer array, got dtype {arr.dtype}")
     if not 1 <= bits <= 32:
         raise ValueError(f"binary.bitserial_matmul: {name}_bits must be 1..32, got {bits}")
+    bits = operator.index(bits)
     lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-    values = arr.astype(np.int64)
-    bad = (values < lo) | (values > hi)
-    if bad.any():
+
+    def out_of_range():
+        bad = (orig < lo) | (orig > hi)
         i = int(np.flatnonzero(bad)[0])
         kind = "signed" if signed else "unsigned"
-        raise ValueError(f"binary.bitserial_matmul: {name} = {int(values.flat[i])} at index "
-                         f"{_index_str(i, arr.shape)} does not fit {bits}-bit {kind} "
-                         f"[{lo}, {hi}]")
-    weights = [1 << p for p in range(bits)]
-    if signed:
-        weights[-1] = -weights[-1]
-    return [((values >> p) & 1).astype(bool) for p in range(bits)], weights
+        return ValueError(f"binary.bitserial_matmul: {name} = {int(orig.flat[i])} at index "
+                          f"{_index_str(i, orig.shape)} does not fit {bits}-bit {kind} [{lo}, {hi}]")
+
+    if arr.dtype == np.uint64 and arr.size and int(arr.max()) > hi:
+        raise out_of_range()                     # would wrap in int64
+    r, k = arr.shape
+    kpad = max(64, -(-k // 64) * 64)
+    if kpad == k:
+        vals = np.require(arr, np.int64, ["C", "W"])
+    else:
+        vals = np.zeros((r, kpad), np.int64)     # zeros: no bits, in range, sum 0
+        vals[:, :k] = arr
+    with threads_for(vals.size // _PACK_PER_THREAD):
+        packed, sums, bad = kernels.plane_panels(vals, bits, lo, hi, rows)
+    if bad.any():
+        raise out_of_range()
+    return packed, sums
+
+
+def _check_int64(a, b, k, a_bits, b_bits, a_signed, b_signed):
+    """Raise if ``a @ b`` might not fit int64 (a bound from the bit widths,
+    then, only if that one is too loose, from the values)."""
+    def widest(bits, signed):
+        return (1 << (bits - 1)) if signed else (1 << bits) - 1
+    limit = (1 << 63) - 1
+    if k * widest(a_bits, a_signed) * widest(b_bits, b_signed) <= limit:
+        return
+    amax = int(np.abs(np.asarray(a, np.int64)).max(initial=0))   # in range: |a| <= 2**32
+    bmax = int(np.abs(np.asarray(b, np.int64)).max(initial=0))
+    if k * amax * bmax > limit:
+        raise ValueError(f"binary.bitserial_matmul: the exact product may not fit int64: "
+                         f"K * max|a| * max|b| = {k} * {amax} * {bmax} >= 2**63")
 
 
 def bitserial_matmul(a, b, a_bits, b_bits=None, a_signed=True, b_signed=True) -> np.ndarray:
@@ -252,40 +366,40 @@ def bitserial_matmul(a, b, a_bits, b_bits=None, a_signed=True, b_signed=True) ->
 
     ``b`` may instead be binary weights, a :class:`PackedBits` of +-1 values
     packed along axis -2 (leave ``b_bits`` None); then each plane contributes
-    ``w_p * (popcount(a_p) - 2 * popcount(a_p AND b_neg))``.  This is Hubara
+    ``w_p * (popcount(a_p) - 2 * popcount(a_p AND b_neg))``, i.e. the result
+    is ``rowsum(a) - 2 * sum_p w_p popcount(a_p AND b_neg)``.  This is Hubara
     et al.'s first layer: an 8-bit input times binary weights,
-    ``bitserial_matmul(x, binary.pack(w, axis=-2), a_bits=8, a_signed=False)``."""
+    ``bitserial_matmul(x, binary.pack(w, axis=-2), a_bits=8, a_signed=False)``.
+
+    Engine: the planes of each operand are packed once per call, all of
+    them in one pass; each 4 x 16 output tile reads its words of B from
+    memory once, in chunks that stay in L1 while every plane pair runs over
+    them (AND, popcount, add), and adds each pair's count shifted by
+    ``p + q`` (negated for a signed top plane) to one int64 accumulator per
+    output.  Every step is exact integer arithmetic (modulo 2**64, so exact
+    whenever the result fits int64): a product that might not fit int64
+    (only possible for wide operands and long K) raises ValueError."""
     a_arr = np.asarray(a)
     if a_arr.ndim != 2:
         raise ValueError(f"binary.bitserial_matmul: a must be 2-d (M, K), got shape {a_arr.shape}")
-    a_planes, a_weights = _planes(a_arr, a_bits, a_signed, "a")
-    packed_a = [_pack_bool(p) for p in a_planes]                              # (M, W) each
     m, k = a_arr.shape
+    ap, row_sums = _plane_panels(a_arr, a_bits, a_signed, "a", kernels.PLANE_ROWS)
     if isinstance(b, PackedBits):
         if b_bits is not None:
             raise ValueError("binary.bitserial_matmul: b is packed +-1 weights; leave b_bits None")
         if b.ndim != 2 or b.axis != -2 or b.length != k:
             raise ValueError(f"binary.bitserial_matmul: packed b must be (K={k}, N) packed along "
                              f"axis -2, got shape {b.shape} axis {b.axis}")
-        bw = np.require(b.words, np.uint64, ["C", "W"])
-        out = np.zeros((m, bw.shape[0]), np.int64)
-        counts = np.empty((m, bw.shape[0]), np.int32)
-        for pa, wa in zip(packed_a, a_weights):
-            _gemm(pa, bw, True, 0, 1, counts)
-            ones = np.bitwise_count(pa).sum(axis=-1, dtype=np.int64)
-            out += wa * (ones[:, None] - 2 * counts.astype(np.int64))
-        return out
+        bp = _panels(b.words, kernels.COLS)                # (NT, W, 16)
+        bp = bp.reshape(bp.shape[0], bp.shape[1], 1, kernels.COLS)  # one plane: the -1s
+        out = np.empty((m, b.words.shape[0]), np.int64)
+        return _plane_product(ap, bp, a_signed, False, row_sums, -2, out)
     if b_bits is None:
         raise ValueError("binary.bitserial_matmul: give b_bits (or b as binary.pack(w, axis=-2))")
     b_arr = np.asarray(b)
     if b_arr.ndim != 2 or b_arr.shape[0] != k:
         raise ValueError(f"binary.bitserial_matmul: b must be 2-d (K={k}, N), got shape {b_arr.shape}")
-    b_planes, b_weights = _planes(b_arr, b_bits, b_signed, "b")
-    packed_b = [_pack_bool(np.ascontiguousarray(p.T)) for p in b_planes]     # (N, W) each
-    out = np.zeros((m, b_arr.shape[1]), np.int64)
-    counts = np.empty_like(out, np.int32)
-    for pa, wa in zip(packed_a, a_weights):
-        for pb, wb in zip(packed_b, b_weights):
-            _gemm(pa, pb, True, 0, 1, counts)
-            out += (wa * wb) * counts.astype(np.int64)
-    return out
+    bp, _ = _plane_panels(b_arr, b_bits, b_signed, "b", kernels.COLS, transposed=True)
+    _check_int64(a_arr, b_arr, k, a_bits, b_bits, a_signed, b_signed)
+    out = np.empty((m, b_arr.shape[1]), np.int64)
+    return _plane_product(ap, bp, a_signed, b_signed, np.zeros(m, np.int64), 1, out)

@@ -1,6 +1,9 @@
-"""Convolution as a matrix product, in one place for :func:`fxsim.conv2d`
-and :func:`fxsim.binary.conv2d`: the geometry of a 2-d convolution (checked
-once) and the patch extraction (im2col) that turns it into a matmul.
+"""Convolution as a matrix product: the geometry of a 2-d convolution
+(checked once, for :func:`fxsim.conv2d` and :func:`fxsim.binary.conv2d`)
+and the patch extraction (im2col) that turns it into a matmul for
+:func:`fxsim.conv2d`.  The binary convolution gathers the same patches of
+its packed words straight into the column panels of its popcount product
+(``fxsim._kernels.popcount.patch_panels``, same positions and order).
 
 Output position ``(y, x)`` reads input row ``y * sh - ph + ky * dh`` and
 column ``x * sw - pw + kx * dw`` for filter tap ``(ky, kx)``; positions
