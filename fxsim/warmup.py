@@ -38,11 +38,15 @@ def _codec():
                  "float32", "s8.4", "s16.8", "u8.0", "s32.16"):
         fmt = formats.format(name)
         bits = codec.encode(x, fmt)                                  # float64 in: convert
-        values = codec.decode(bits, fmt)                             # uint64 codes (as returned)
+        values = codec.decode(bits, fmt)                             # codes as returned
         assert np.all(np.abs(values - np.clip(x, float(fmt.min), float(fmt.max))) <= 0.5), name
     codec.encode(x, "float8_e4m3fn", "stochastic", rng=0)           # random bits
     codec.encode(x, "s8.4", "nearest_away", "wrap")
     codec.encode(x.astype(np.float32), "float8_e4m3fn")              # float32 in: table lookup
+    codec.encode(x.astype(np.float32), "s16.8")                      # float32 in: fixed, fused
+    frozen = codec.encode(x, "float8_e4m3fn")
+    frozen.flags.writeable = False
+    codec.decode(frozen, "float8_e4m3fn")                            # read-only codes (QArray.bits)
     codec.encode(x.astype(np.float16), "float8_e5m2")                # float16 in: table lookup
     codec.encode(np.arange(-8, 8, dtype=np.int8), "s8.0")            # integers in
     for dtype in (np.uint8, np.uint16, np.uint32, np.uint64):        # decode tables, code dtypes
