@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -63,7 +64,10 @@ def _peer(name):
 
 
 def _rng(*key):
-    return np.random.default_rng([0, *key])
+    """A generator seeded by ``key`` (ints, and strings such as format names,
+    hashed with CRC-32 so the data are the same in every run)."""
+    return np.random.default_rng([0, *(zlib.crc32(k.encode()) if isinstance(k, str) else k
+                                       for k in key)])
 
 
 def rows(size: int) -> list[Row]:

@@ -31,24 +31,43 @@ The reduction of :func:`conv2d` runs over (c, kh, kw): input channel
 slowest, filter column fastest; zero padding takes part as +0 products.
 
 Work is split over output elements only, so results do not depend on the
-number of threads.  Engines (all exact to the contract): exact integer GEMM
-(float BLAS only where every partial sum is provably an integer below
-2**24 / 2**53, int64 or Python ints otherwise) for fixed operands; a Numba
-kernel for fixed accumulators whose steps need no rounding; the machine's
-own IEEE binary32/binary64 addition for ``float32``/``float64``
-accumulators under nearest_even when every product is exact in them; for
-sequential accumulation into any other format, one kernel that rounds an
-exact fused multiply-add per step through the core; for blocks into a float
-accumulator of at most 51 significand bits, when products and block sums are
-exact in float64, one kernel that keeps each block sum exactly as a float64
-expansion (Shewchuk) and rounds it once through the core; the pairwise
-order as one call of :mod:`fxsim.ops` per tree level over all pairs and
-outputs; and otherwise (``mul=``, formats too wide for 64-bit words) step
-by step through :mod:`fxsim.ops` (each step one call over all outputs),
-slower but general.  This module checks the arguments and chooses the
-engine; the engines live beside it: the general ones (exact sums, step by
-step) in :mod:`fxsim.linalg_stepwise`, the kernel engines in
-:mod:`fxsim.linalg_engines`.
+number of threads.  Engines (all exact to the contract; the first whose
+test takes the case runs it):
+
+* fixed operands, ``acc=None``: exact integer GEMM (float BLAS only where
+  every partial sum is provably an integer below 2**24 / 2**53, int64 or
+  Python ints otherwise);
+* float operands, ``acc=None``: :mod:`fxsim.linalg_exact` -- operands cut
+  into integer slices whose float64 BLAS GEMMs are exact in any summation
+  order, the slice products summed exactly and rounded once by the core
+  (``out`` a float format of at most 51 significand bits; rows or columns
+  with inf/NaN, and every other case, by the general exact sum);
+* ``float32``/``float64`` accumulators under nearest_even (default
+  overflow) with float operands whose products are exact in them (by their
+  formats, or -- bfloat16 into float32 -- by the operands' exponent range):
+  sequentially, the machine's own IEEE additions in a tiled kernel; in
+  blocks of B, each block summed exactly in binary64 (a per-block exponent
+  bound proves it; outputs it cannot prove go to the exact block kernel)
+  and added with one IEEE rounding;
+* fixed accumulators whose steps need no rounding: an integer kernel;
+* sequential accumulation into any other format: one kernel that rounds an
+  exact fused multiply-add per step through the core;
+* blocks into a float accumulator of at most 51 significand bits, when
+  products and block sums are exact in float64: one kernel that keeps each
+  block sum exactly as a float64 expansion (Shewchuk) and rounds it once
+  through the core;
+* the pairwise order as one call of :mod:`fxsim.ops` per tree level over all
+  pairs and outputs (row chunks bound the memory);
+* otherwise (``mul=``, formats too wide for 64-bit words) step by step
+  through :mod:`fxsim.ops` (each step one call over all outputs), slower
+  but general.
+
+Every kernel that uses the machine's IEEE arithmetic first checks, on each
+of its threads, that the FPU does not flush subnormals (FTZ/DAZ) and hands
+the product to the core otherwise.  This module checks the arguments and
+chooses the engine; the engines live beside it: the general ones (exact
+sums, step by step) in :mod:`fxsim.linalg_stepwise`, the kernel engines in
+:mod:`fxsim.linalg_engines`, the sliced exact sum in :mod:`fxsim.linalg_exact`.
 """
 from __future__ import annotations
 
@@ -59,6 +78,7 @@ import numpy as np
 from . import codec, ops
 from . import formats as _formats
 from . import linalg_engines as engines
+from . import linalg_exact as exact_engine
 from . import linalg_stepwise as stepwise
 from .array import QArray, wrap_codes
 from .im2col import geometry, patches
@@ -104,14 +124,19 @@ def _matmul2d(a, b, c, mul, acc, out, order, rounding, overflow, name):
     The first kernel engine whose test says it is exact for the case runs
     it; the stepwise engine is exact for every case."""
     if acc is None:
-        return stepwise.exact_sum(a, b, c, out, rounding, overflow, name)
+        s = None
+        if exact_engine.exact_ok(a, b, c, out):
+            s = exact_engine.exact_engine(a, b, c, out, rounding, overflow, name)
+        return s if s is not None else stepwise.exact_sum(a, b, c, out, rounding, overflow, name)
     racc, oacc = _modes(acc, rounding, overflow, name)   # the accumulator's own modes
     if mul is None and engines.hardware_ok(a, b, acc, order, racc, oacc):
-        s = engines.hardware_engine(a, b, c, acc, racc, oacc)
+        s = engines.hardware_engine(a, b, c, acc, racc, oacc, name)
     elif mul is None and engines.fixed_ok(a, b, c, acc, order, racc, oacc):
         s = engines.fixed_engine(a, b, c, acc, order, racc, oacc, name)
     elif mul is None and order == "sequential" and engines.core_ok(a, b, acc, racc, oacc):
         s = engines.core_engine(a, b, c, acc, racc, oacc, name)
+    elif mul is None and engines.ieee_block_ok(a, b, acc, order, racc, oacc):
+        s = engines.ieee_block_engine(a, b, c, acc, order, racc, oacc, name)
     elif mul is None and engines.block_ok(a, b, acc, order):
         s = engines.block_engine(a, b, c, acc, order, racc, oacc, name)
     else:

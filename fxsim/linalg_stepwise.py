@@ -200,11 +200,31 @@ def _product(a, b, k, fmt, rounding, overflow):
                         overflow=overflow)
 
 
+#: products the adder tree holds at once: larger products run in row chunks
+TREE_ELEMENTS = 1 << 22
+
+
 def stepwise(a, b, c, mul, acc, order, rounding, overflow, user_modes, name):
     """The general engine: every step through ops (one rounding each).
     ``rounding``/``overflow``: the accumulator's; ``user_modes``: as given
-    (for the products' rounding into ``mul``)."""
+    (for the products' rounding into ``mul``).
+
+    The pairwise order holds all K x M x N products of a level at once; above
+    TREE_ELEMENTS it runs on chunks of output rows (outputs do not interact),
+    and -- should a chunk fail -- once more on the whole product, so the
+    error raised names the first failure in the engine's own order."""
     k = a.shape[-1]
+    m, n = a.shape[-2], b.shape[-1]
+    if order == "pairwise" and m > 1 and k * m * n > TREE_ELEMENTS:
+        rows = max(1, TREE_ELEMENTS // max(k * n, 1))
+        cfull = None if c is None else broadcast(c, (m, n))
+        try:
+            parts = [stepwise(a[r:r + rows], b, None if c is None else cfull[r:r + rows], mul, acc,
+                              order, rounding, overflow, user_modes, name)
+                     for r in range(0, m, rows)]
+            return concatenate(parts)
+        except (ValueError, OverflowError):
+            pass  # the whole product, for the error it raises first
     pfmt = mul if mul is not None else product_format_or_none(a.fmt, b.fmt, acc.is_float)
     if pfmt is None and order == "pairwise":
         raise ValueError(
@@ -253,7 +273,6 @@ def stepwise(a, b, c, mul, acc, order, rounding, overflow, user_modes, name):
         except (ValueError, OverflowError) as err:
             raise step_error(err, name, f"{what} (acc={acc.name}, order={order})") from None
 
-    m, n = a.shape[-2], b.shape[-1]
     start = None if c is None else cast(broadcast(c, (m, n)), "c into the accumulator")
     if order == "sequential":
         s = start
