@@ -5,6 +5,7 @@ import numpy as np
 
 import fxsim
 import reference as ref
+from hypothesis import strategies as st  # noqa: I001  (test helpers)
 
 
 def ref_format(fmt):
@@ -43,3 +44,15 @@ def same_floats(a, b):
 SMALL_PRESETS = [name for name, f in fxsim.formats.PRESETS.items() if f.width <= 8]
 FLOAT_PRESETS = [name for name, f in fxsim.formats.PRESETS.items() if f.is_float]
 DETERMINISTIC = [m.value for m in fxsim.Rounding if not m.is_stochastic]
+
+
+@st.composite
+def tiny_floats(draw):
+    """Random float formats of at most 12 bits: every kind of special."""
+    special = draw(st.sampled_from(["ieee", "fn", "fnuz", "finite"]))
+    exp, man = draw(st.integers(2, 5)), draw(st.integers(0, 6))
+    if special == "ieee" and man == 0:
+        man = 1
+    default = (1 << (exp - 1)) - (0 if special == "fnuz" else 1)
+    return fxsim.FloatFormat(exp, man, bias=default + draw(st.integers(-2, 2)),
+                             subnormals=draw(st.booleans()), special=special)

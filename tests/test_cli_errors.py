@@ -279,7 +279,7 @@ def test_closed_pipe_is_quiet():
     assert err == b"" and rc in (0, 141)
 
 
-@pytest.mark.skipif(not os.path.exists("/bin/bash"), reason="needs bash")
+@pytest.mark.skipif(not os.path.exists("/bin/bash"), reason="the closed-pipe test runs a shell pipeline through /bin/bash, absent here")
 def test_closed_pipe_in_a_shell():
     cmd = " ".join(FXSIM) + " table float8_e4m3fn | head -n 1; " + " ".join(FXSIM) + " formats | head -n 1"
     p = subprocess.run(["/bin/bash", "-c", cmd], capture_output=True, text=True, timeout=60)
@@ -296,7 +296,7 @@ def test_keyboard_interrupt_in_process(monkeypatch, capsys):
     assert capsys.readouterr().err == "fxsim table: interrupted\n"
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT, which Windows does not deliver to a child process")
 def test_ctrl_c_exits_130(tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     p = subprocess.Popen([*FXSIM, "demo", "--out", str(tmp_path / "d")], stdout=subprocess.PIPE,

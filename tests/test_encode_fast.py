@@ -269,7 +269,7 @@ def test_table_errors_name_the_first_index_across_chunks(dtype):
     assert not isinstance(_same(x, fxsim.format("float8_e5m2"), "up", "raise", "table"), tuple)
 
 
-@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 threads")
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="a 1-vs-2-threads comparison needs a Numba pool of at least 2 threads (NUMBA_NUM_THREADS)")
 def test_results_do_not_depend_on_the_thread_count():
     rng = np.random.default_rng(9)
     n = 6 * jit.CHUNK + 17

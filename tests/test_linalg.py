@@ -10,7 +10,7 @@ import fxsim
 import reference as ref
 from fxsim import linalg_engines
 from fxsim._kernels import gemm, jit
-from oracle import ref_format
+from oracle import ref_format, tiny_floats
 
 DETERMINISTIC = [m.value for m in fxsim.Rounding if not m.is_stochastic]
 
@@ -203,18 +203,6 @@ def test_custom_accumulators_equal_reference(order, acc, rounding):
         assert _fxsim(x, y, cc, **kw) == _reference(x, y, cc, **kw)
         kw.update(mul="bfloat16", out="float8_e5m2")
         assert _fxsim(x, y, cc, **kw) == _reference(x, y, cc, **kw)
-
-
-@st.composite
-def tiny_floats(draw):
-    """Random float formats of at most 12 bits: every kind of special."""
-    special = draw(st.sampled_from(["ieee", "fn", "fnuz", "finite"]))
-    exp, man = draw(st.integers(2, 5)), draw(st.integers(0, 6))
-    if special == "ieee" and man == 0:
-        man = 1
-    default = (1 << (exp - 1)) - (0 if special == "fnuz" else 1)
-    return fxsim.FloatFormat(exp, man, bias=default + draw(st.integers(-2, 2)),
-                             subnormals=draw(st.booleans()), special=special)
 
 
 small_floats = st.one_of(st.sampled_from(["float8_e4m3fn", "float8_e5m2", "float16", "bfloat16",

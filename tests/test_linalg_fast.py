@@ -18,7 +18,7 @@ import fxsim
 import reference as ref
 from fxsim import linalg_engines, linalg_exact
 from fxsim._kernels import gemm, jit
-from oracle import ref_format
+from oracle import ref_format, tiny_floats
 
 DETERMINISTIC = [m.value for m in fxsim.Rounding if not m.is_stochastic]
 NARROW = ["bfloat16", "float16", "float8_e4m3fn", "float8_e5m2"]
@@ -426,24 +426,12 @@ def test_empty_transposed_and_odd_formats(monkeypatch):
             assert _same(fast, _reference(x.T, x, c, **kw))
 
 
-@st.composite
-def _tiny_float(draw):
-    """Random float formats of at most 12 bits, every kind of special."""
-    special = draw(st.sampled_from(["ieee", "fn", "fnuz", "finite"]))
-    exp, man = draw(st.integers(2, 5)), draw(st.integers(0, 6))
-    if special == "ieee" and man == 0:
-        man = 1
-    default = (1 << (exp - 1)) - (0 if special == "fnuz" else 1)
-    return fxsim.FloatFormat(exp, man, bias=default + draw(st.integers(-2, 2)),
-                             subnormals=draw(st.booleans()), special=special)
-
-
 @settings(deadline=None, max_examples=60)
 @given(data=st.data(), rounding=st.sampled_from(DETERMINISTIC))
 def test_random_formats_equal_the_general_engines(data, rounding):
     # random narrow float formats and codes: every fast engine against the general one
-    fa, fb = data.draw(_tiny_float(), "fa"), data.draw(_tiny_float(), "fb")
-    out = data.draw(st.one_of(_tiny_float(), st.sampled_from(NARROW).map(fxsim.format)), "out")
+    fa, fb = data.draw(tiny_floats(), "fa"), data.draw(tiny_floats(), "fb")
+    out = data.draw(st.one_of(tiny_floats(), st.sampled_from(NARROW).map(fxsim.format)), "out")
     m, k, n = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 40)), data.draw(st.integers(1, 4))
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), "seed"))
     a, b = _random_codes(rng, fa, (m, k)), _random_codes(rng, fb, (k, n))

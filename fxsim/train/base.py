@@ -38,10 +38,12 @@ class Layer:
 
     # -- the protocol
     def forward(self, x, *, training):
-        raise NotImplementedError
+        """Abstract: every layer defines its own forward pass."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward(x, *, training)")
 
     def backward(self, dy):
-        raise NotImplementedError
+        """Abstract: every layer defines its own backward pass."""
+        raise NotImplementedError(f"{type(self).__name__} does not define backward(dy)")
 
     def __call__(self, x, *, training):
         return self.forward(x, training=training)

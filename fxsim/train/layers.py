@@ -79,6 +79,12 @@ class GemmLayer(Layer):
                  for k in self.slots.names()}
         return {"layer": type(self).__name__, "name": self.name, "slots": slots, "gemms": gemms}
 
+    def gradient_copies(self, dy):
+        """The two quantized copies of the output gradient: for dX (slot
+        ``grad_dx``) and for dW (slot ``grad_dw``; Banner's bifurcation)."""
+        dy = np.asarray(dy, dtype=np.float64)
+        return self.quantize("grad_dx", dy, True), self.quantize("grad_dw", dy, True)
+
     def weight_grad(self, dwq):
         return as_values(self.quantize("weight_grad", dwq, True))
 
@@ -115,8 +121,7 @@ class Linear(GemmLayer):
     def backward(self, dy):
         c = self.cache
         dy = np.asarray(dy, dtype=np.float64)
-        dyx = self.quantize("grad_dx", dy, True)
-        dyw = self.quantize("grad_dw", dy, True)
+        dyx, dyw = self.gradient_copies(dy)
         dx = gm.matmul(dyx, c["wq"].T, self.gemms["dx"])
         dwq = gm.matmul(c["xq"].T, dyw, self.gemms["dw"])
         self.grads["weight"] = self.ste("weight", self.params["weight"], self.weight_grad(dwq))
@@ -159,8 +164,7 @@ class Conv2d(GemmLayer):
     def backward(self, dy):
         c = self.cache
         dy = np.asarray(dy, dtype=np.float64)
-        dyx = self.quantize("grad_dx", dy, True)
-        dyw = self.quantize("grad_dw", dy, True)
+        dyx, dyw = self.gradient_copies(dy)
         w = self.params["weight"]
         dx = gm.conv2d_dx(dyx, c["wq"], c["x"].shape, self.stride, self.padding,
                           self.gemms["dx"])

@@ -120,8 +120,9 @@ class Optimizer:
         self.t = 0
         self.state = {name: {} for name, _, _ in self.params}
 
-    def rule(self, g, state, t, lr):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def rule(self, g, state, t, lr):
+        """Abstract: each optimizer's step ``d`` for gradient ``g``."""
+        raise NotImplementedError(f"{type(self).__name__} does not define rule(g, state, t, lr)")
 
     def zero_state(self, w):
         return np.zeros_like(w, dtype=np.float64)
