@@ -18,7 +18,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # extras of each environment
 EXTRAS_demo :=
 EXTRAS_analysis := [analysis]
-EXTRAS_test := [test,peers,analysis]
+EXTRAS_test := [test,peers,analysis,train]
 
 .PHONY: demo test analyze bench lock clean-cache
 
@@ -50,7 +50,7 @@ bench: $(VENV)/test/.ready
 # and write what pip chose (pip, setuptools and wheel included).
 lock:
 	@for env in demo analysis test; do \
-	  extras=$$(case $$env in demo) echo '';; analysis) echo '[analysis]';; test) echo '[test,peers,analysis]';; esac); \
+	  extras=$$(case $$env in demo) echo '';; analysis) echo '[analysis]';; test) echo '[test,peers,analysis,train]';; esac); \
 	  tmp=$$(mktemp -d) && $(PYTHON) -m venv $$tmp/venv && \
 	  $$tmp/venv/bin/pip install $(PIP_QUIET) --upgrade pip setuptools wheel && \
 	  $$tmp/venv/bin/pip install $(PIP_QUIET) -e ".$$extras" && \
