@@ -336,6 +336,9 @@ def _float_gemm_rows(fxsim) -> list[Row]:
     out.append(Row(f"bfloat16 matmul {m}x{k}x{n}, exact (acc=None), out=float32",
                    "numpy float64 matmul, same values",
                    gemm("bfloat16", np.float64, out="float32"), macs, macs, 0.1))
+    out.append(Row(f"hopper_fp8 FP8 matmul {m}x{k}x{n}", "numpy float32 matmul, same values",
+                   gemm("float8_e4m3fn", np.float32, order=fxsim.linalg.UNITS["hopper_fp8"]),
+                   macs, macs, 0.2))
 
     def mlp_step():
         """The nine GEMMs of one training step of a 64-256-256-10 MLP, batch

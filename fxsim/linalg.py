@@ -80,10 +80,12 @@ from . import formats as _formats
 from . import linalg_engines as engines
 from . import linalg_exact as exact_engine
 from . import linalg_stepwise as stepwise
+from . import linalg_units as units
+from .linalg_units import UNITS, BlockFMA
 from .array import QArray, wrap_codes
 from .im2col import geometry, patches
 
-__all__ = ["matmul", "conv2d"]
+__all__ = ["matmul", "conv2d", "BlockFMA", "UNITS"]
 
 
 # ---------------------------------------------------------------- checking
@@ -169,12 +171,17 @@ def matmul(a, b, c=None, mul=None, acc=None, out=None, order="sequential",
         sum; default for fixed operands: exact in a grown format; for float
         operands: :func:`fxsim.result_format`).
     order : "sequential", "pairwise" or an int B (blocks of B products
-        summed exactly, then added) -- see the module docstring.
+        summed exactly, then added) -- see the module docstring -- or a
+        :class:`BlockFMA` unit (a tensor-core model, presets in ``UNITS``:
+        FP8 operands, float32 c and result; see :mod:`fxsim.linalg_units`).
     rounding, overflow : the modes of every rounding step (deterministic
         modes only; overflow None: each format's default).
 
     Returns a QArray in ``out``, else ``acc``, else the exact format."""
     name = "matmul"
+    if units.is_unit(order):  # a block-FMA matrix unit: fxsim.linalg_units
+        units.check_modes(order, mul, acc, out, rounding, overflow, name)
+        return units.blockfma_matmul(a, b, c, order, name)
     order = _check_order(order, name)
     a = ops.as_operand(a, b if isinstance(b, QArray) else None, name)
     b = ops.as_operand(b, a, name)

@@ -134,6 +134,14 @@ def _linalg_blocks():
     linalg.matmul(e, e.T, acc="float8_e4m3fn", order="pairwise")
 
 
+def _units():
+    from . import array, linalg
+    x = array.asarray(np.arange(-8, 8).reshape(4, 4) / 4, "float8_e4m3fn")
+    want = x.to_float() @ x.to_float().T                               # exact in 13 bits
+    for name, unit in linalg.UNITS.items():                            # block-FMA tensor cores
+        assert np.array_equal(linalg.matmul(x, x.T, order=unit).to_float(), want), name
+
+
 def _binary():
     from . import binary
     rng = np.random.default_rng(3)
@@ -183,6 +191,7 @@ STEPS = (
     ("linalg exact", "exact and fixed-point accumulators, conv2d", _linalg_exact),
     ("linalg sequential", "float accumulators, one rounding per step", _linalg_sequential),
     ("linalg blocks", "blocks of exact sums, adder trees", _linalg_blocks),
+    ("linalg units", "block-FMA tensor-core models (BlockFMA presets)", _units),
     ("binary", "XOR-popcount matmul and conv2d, bit-serial", _binary),
     ("mx/bfp", "block formats", _blocks),
     ("nn", "requantization, quantized conv2d, thresholds", _nn),
