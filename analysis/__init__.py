@@ -18,4 +18,4 @@ study and writes ``report.md`` and ``numbers.json``.
 """
 
 #: The studies, in report order (module names inside this package).
-STUDIES = ("range_bn", "quant_noise", "accumulation", "integer_bn", "tensor_cores")
+STUDIES = ("range_bn", "quant_noise", "accumulation", "integer_bn", "training", "tensor_cores")

@@ -539,15 +539,20 @@ def _error_figure(results, dist, out_dir, figures, quick):
         u = unit_roundoff(acc)
         for col, fmt in enumerate(OPERANDS):
             ax = axes[row, col]
+            # where exact results (error 0) go: below every nonzero error of the panel
+            errors = np.concatenate([_series(results, fmt, dist, f"{acc}|{order_name(o)}", i)[1]
+                                     for o in ORDERS for i in (0, 1)])
+            floor = min(u / 128, report.zero_floor(errors, decades=1))
+            report.floor_line(ax, floor, "exact (error 0)")
             for order in ORDERS:
                 name = order_name(order)
                 c = colors[name]
                 ks, med = _series(results, fmt, dist, f"{acc}|{name}", 0)
                 _, mx = _series(results, fmt, dist, f"{acc}|{name}", 1)
-                pos = med > 0
-                ax.plot(ks[pos], med[pos], "o-", color=c, ms=3, label=f"{name} median")
-                pos = mx > 0
-                ax.plot(ks[pos], mx[pos], ":", color=c, lw=1, label=f"{name} max")
+                # exact zeros sit on the floor line (hollow circles: median 0, crosses: max 0)
+                report.plot_with_zeros(ax, ks, med, floor, "o-", color=c, ms=3, label=f"{name} median")
+                report.plot_with_zeros(ax, ks, mx, floor, ":", zero_marker="x", color=c, lw=1,
+                                       label=f"{name} max")
                 bound = np.array([error_bound(order, int(k), u) for k in ks_all])
                 ok = np.isfinite(bound)
                 ax.plot(ks_all[ok], bound[ok], "--", color=c, lw=1, alpha=0.7, label=f"{name} bound")
@@ -557,7 +562,7 @@ def _error_figure(results, dist, out_dir, figures, quick):
                         color="k", lw=1.2, label="sequential median, rounding model")
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
-            ax.set_ylim(u / 256, min(2.0, 2e4 * u))
+            ax.set_ylim(floor / 4, min(2.0, 2e4 * u))
             ax.set_title(f"{fmt} products, acc {acc}", fontsize=9)
             if row == len(ACCUMULATORS) - 1:
                 ax.set_xlabel("K")
@@ -571,7 +576,10 @@ def _error_figure(results, dist, out_dir, figures, quick):
     return report.save(fig, out_dir, f"accumulation_error_{dist}",
                        f"Relative error against K, {what} operands: median (solid) and max (dotted) "
                        f"over the trials, Higham's bound for each order (dashed; drawn where n u < 1) "
-                       f"and sqrt(K) u (grey). Zero errors are not drawn.", figures)
+                       f"and sqrt(K) u (grey). An error that is exactly 0 (the accumulator returned the exact "
+                       f"sum) is drawn on the dotted floor line marked 'exact' (at u/128, or lower in a panel "
+                       f"with smaller nonzero errors): "
+                       f"a hollow circle for a median of 0, a cross for a maximum of 0.", figures)
 
 
 def _fixed_figure(fixed, out_dir, figures):
@@ -832,7 +840,7 @@ def _stagnation_markdown(stag, n, kmax, out_dir, figures):
         "Once a bfloat16 partial sum reaches 2^8 = 256 its spacing is 2, and adding a term in "
         "[0, 1] rounds back (a tie, 257, goes to the even 256); below 256 the spacing is at most 1, "
         "so the sum cannot jump past 256. Hence a sequential bfloat16 sum of products in [0, 1] "
-        "never exceeds 256 (a theorem; the tests check it). The expected exact sum of K uniform "
+        "never exceeds 256 (a theorem, by the argument just given). The expected exact sum of K uniform "
         f"products is K/4, so the relative error is at least about 1 - 1024/K "
         f"({n['bf16_acc_error_floor_at_k_max']:.3g} at K = {kmax}). When does the sum get stuck? "
         f"The recurrence was run step by step with `fxsim.add` over {t} trials "
@@ -885,7 +893,8 @@ def _fixed_markdown(fixed, n, out_dir, figures):
         "A result is corrupted when it differs from the exact sum. Wrap is exact arithmetic modulo "
         "2^word, so it is corrupted exactly when the final sum is out of range; saturate clamps "
         "every partial sum, so it is corrupted whenever a partial sum leaves the range, unless a "
-        "later clamp at the other end cancels the offset exactly (possible: the tests build one). "
+        "later clamp at the other end cancels the offset exactly (possible: in a 4-bit accumulator, "
+        "range -8..7, the terms 7, 3, -18, 8 saturate to 7, 7, -8, 0, and the exact sum is 0). "
         "The counts were predicted from int64 cumulative sums (final sum out of range) and an "
         "int64 replay of the clamp recurrence: the total disagreement with fxsim over all K and "
         f"both accumulators is {n['fixed_prediction_mismatches']}. Trials whose partial sums left "

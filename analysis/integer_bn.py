@@ -681,25 +681,35 @@ def summarize_requant(rows, out_dir, figures, numbers) -> str:
     md.append("")
 
     fig, (ax1, ax2) = report.new_figure(1, 2, size=(11, 4.2))
-    for rng_name, marker in zip(REQ_RANGES, ("o", "s")):
-        sub = [r for r in rows if r["acc_range"] == rng_name]
-        es = [r["octave"] for r in sub]
-        fr = [max(r["double_ne_exact"] / r["n"], 1e-7) for r in sub]
-        ax1.semilogy(es, fr, marker, label=f"double != exact, {rng_name} acc")
+    series = [(rng_name, marker, [r for r in rows if r["acc_range"] == rng_name])
+              for rng_name, marker in zip(REQ_RANGES, ("o", "s"))]
     sub = [r for r in rows if r["acc_range"] == REQ_RANGES[0]]
-    ax1.semilogy([r["octave"] for r in sub], [max(r["expected_double_ne"] / r["n"], 1e-7)
-                                              for r in sub], "k-", label="theory 2^-(r+1)")
+    theory = [r["expected_double_ne"] / r["n"] for r in sub]
+    floor1 = report.zero_floor([r["double_ne_exact"] / r["n"] for _, _, rs in series for r in rs] + theory)
+    report.floor_line(ax1, floor1, "none (0 outputs)")
+    for rng_name, marker, rs in series:
+        report.plot_with_zeros(ax1, [r["octave"] for r in rs], [r["double_ne_exact"] / r["n"] for r in rs],
+                               floor1, marker, zero_marker=marker, label=f"double != exact, {rng_name} acc")
+    report.plot_with_zeros(ax1, [r["octave"] for r in sub], theory, floor1, "k-", zero_marker="_",
+                           ms=9, label="theory 2^-(r+1)")
+    ax1.set_yscale("log")
+    ax1.set_ylim(floor1 / 3, 1)
     ax1.set_xlabel("octave e of the multiplier, M in [2^e, 2^(e+1))")
-    ax1.set_ylabel("fraction of outputs (1e-7: none)")
+    ax1.set_ylabel("fraction of outputs")
     ax1.set_title("double rounding vs exact round(acc*m0*2^(shift-31))")
     ax1.legend(fontsize=8)
     centres = (REQ_BINS[:-1] + REQ_BINS[1:]) / 2
+    hists = {name: sum(r[f"hist_{name}"] for r in sub) for name in ("double", "single")}
+    fractions = {name: h / h.sum() for name, h in hists.items()}
+    floor2 = report.zero_floor(np.concatenate(list(fractions.values())))
+    report.floor_line(ax2, floor2, "empty bin (0 outputs)", at=0.36)
     for name, style in (("double", "C3-"), ("single", "C0-")):
-        h = sum(r[f"hist_{name}"] for r in sub)
-        ax2.semilogy(centres, np.maximum(h / h.sum(), 1e-9), style, drawstyle="steps-mid",
-                     label=name)
+        report.plot_with_zeros(ax2, centres, fractions[name], floor2, style, zero_marker="|",
+                               drawstyle="steps-mid", label=name)
+    ax2.set_yscale("log")
+    ax2.set_ylim(floor2 / 3, 1)
     ax2.set_xlabel("result - acc*M (LSB), real M, int32 accumulators")
-    ax2.set_ylabel("fraction per bin (1e-9: empty)")
+    ax2.set_ylabel("fraction per bin")
     ax2.set_title("error against the real product")
     ax2.legend()
     md.append(report.save(fig, out_dir, "integer_bn_requant",
@@ -707,7 +717,10 @@ def summarize_requant(rows, out_dir, figures, numbers) -> str:
                           "the quantized product, per octave of M, with the 2^-(r+1) model. "
                           "Right: distribution of the error against the real product acc*M "
                           "(int32 accumulators, all octaves): double rounding has tails beyond "
-                          "1/2 LSB.", figures))
+                          "1/2 LSB. Log scales: a count of exactly 0 (an octave with no "
+                          "difference, a theory of 0 where the second step is exact, an empty "
+                          "bin) is drawn as a hollow marker on the dotted floor line, which is "
+                          "labelled; it is not a measured value.", figures))
     return "\n".join(md)
 
 
@@ -757,16 +770,25 @@ def summarize_thresholds(rows, out_dir, figures, numbers) -> str:
     md.append("")
     fig, ax = report.new_figure(size=(7.5, 4))
     labels = [f"{r[0]}\n{r[1]}\n{r[2]}" for r in table_rows]
-    vals = [max(r[4], 1e-8) for r in table_rows]
-    ax.bar(range(len(vals)), vals, color=["C0" if "32" in r[1] else "C1" for r in table_rows])
+    vals = [r[4] for r in table_rows]
+    colors = ["C0" if "32" in r[1] else "C1" for r in table_rows]
+    floor = report.zero_floor(vals + [3 / n])
+    report.floor_line(ax, floor, "none wrong (0)")
+    for i, (v, c) in enumerate(zip(vals, colors)):
+        if v > 0:  # bars start at the floor line: a log axis has no 0
+            ax.bar(i, v - floor, bottom=floor, color=c)
+        else:
+            ax.plot(i, floor, "o", mfc="none", color=c, ms=7)
     ax.set_yscale("log")
+    ax.set_ylim(floor / 3, max([1e-2] + vals) * 3)
     ax.set_xticks(range(len(vals)), labels, fontsize=7)
-    ax.set_ylabel("fraction of (x, channel) wrong (1e-8: none)")
+    ax.set_ylabel("fraction of (x, channel) wrong")
     ax.set_title("float BN vs exact BN; integer thresholds: 0 wrong")
     md.append(report.save(fig, out_dir, "integer_bn_thresholds",
                           "Disagreement of float32 (blue) and float16 (orange) BN with the exact "
                           "rational BN after sign or the 4-bit activation, exhaustive over x; the "
-                          "integer thresholds never disagree.", figures))
+                          "integer thresholds never disagree. A rate of exactly 0 is a hollow "
+                          "circle on the dotted floor line 'none wrong (0)' (log scale).", figures))
     return "\n".join(md)
 
 

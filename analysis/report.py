@@ -9,6 +9,8 @@ import math
 import pathlib
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 @dataclass
 class Section:
@@ -65,3 +67,40 @@ def table(headers, rows, digits: int = 4) -> str:
     for row in rows:
         lines.append("| " + " | ".join(fmt_number(v, digits) for v in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- zeros on log axes
+def zero_floor(values, decades: int = 1) -> float:
+    """Where to draw exact zeros on a log axis: a power of ten ``decades``
+    below the smallest positive value in ``values`` (1e-3 when none is)."""
+    pos = [float(v) for v in values if v > 0 and math.isfinite(float(v))]
+    if not pos:
+        return 1e-3
+    return 10.0 ** (math.floor(math.log10(min(pos))) - decades)
+
+
+def floor_line(ax, floor: float, text: str = "exact (0)", at: float = 0.01) -> None:
+    """A dotted horizontal line at ``floor`` on a log-scale axis, labelled
+    ``text``: the points drawn on it (by :func:`plot_with_zeros`) are exact
+    zeros, which a log scale cannot show at their value.  ``at``: where the
+    label starts, as a fraction of the axis width."""
+    ax.axhline(floor, color="0.35", lw=0.8, ls=(0, (1, 2)), zorder=1)
+    ax.text(at, floor, " " + text, transform=ax.get_yaxis_transform(), va="bottom", ha="left",
+            fontsize=7, color="0.3")
+
+
+def plot_with_zeros(ax, x, y, floor: float, fmt: str = "o-", *, zero_marker: str = "o", **kw):
+    """Plot the positive points of ``(x, y)`` as usual and the exact zeros as
+    hollow ``zero_marker`` markers on the floor line (no placeholder value
+    enters the data line: it is broken where y is 0)."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    zero = y == 0
+    line = np.where(zero, np.nan, y)
+    label = kw.pop("label", None)
+    handles = ax.plot(x, line, fmt, label=label, **kw)
+    color = handles[0].get_color() if handles else None
+    if zero.any():
+        ax.plot(x[zero], np.full(int(zero.sum()), floor), zero_marker, mfc="none", color=color,
+                ms=kw.get("ms", 5), ls="none")
+    return handles

@@ -12,13 +12,14 @@ from .modes import Overflow, Rounding
 from .ops import (absolute, add, cast, div, divide, dot, fma, mul, multiply, negative,
                   result_format, sqrt, sub, subtract, sum)
 from .linalg import conv2d, matmul
-from . import binary, bfp, io, mx, nn  # noqa: E402  (built on the above)
+from .interop import from_ml_dtypes, from_torch  # imports neither ml_dtypes nor torch
+from . import binary, bfp, io, mx, nn, nvfp4  # noqa: E402  (built on the above)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FixedFormat", "FloatFormat", "Overflow", "QArray", "Rounding", "absolute", "add", "asarray",
     "bfp", "binary", "cast", "conv2d", "concatenate", "decode", "div", "divide", "dot", "encode", "fma", "format", "formats", "io",
-    "from_bits", "matmul", "mul", "multiply", "mx", "negative", "nn", "quantize", "result_format", "sqrt", "sub",
+    "from_bits", "from_ml_dtypes", "from_torch", "matmul", "mul", "multiply", "mx", "negative", "nn", "nvfp4", "quantize", "result_format", "sqrt", "sub",
     "subtract", "sum", "__version__",
 ]

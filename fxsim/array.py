@@ -15,7 +15,8 @@ QArray of the same format and gives ``q`` a new code array (arrays made
 from ``q`` earlier keep the old codes).  ``np.asarray(q)`` and
 ``q.to_float()`` decode to float64 (exact for every preset); comparisons
 compare exact values.  Arithmetic operators call ``fxsim.ops`` (see there
-for what is exact and what is rounded).
+for what is exact and what is rounded); numpy's ufuncs and functions given a
+QArray follow :mod:`fxsim.protocols` (fxsim's operations or a TypeError).
 """
 from __future__ import annotations
 
@@ -140,6 +141,17 @@ class QArray:
         return np.asarray(codec.decode(self._bits, self._fmt, exact=True), dtype=object)
 
     def __array__(self, dtype=None, copy=None):
+        """``np.asarray(q)``: float64 values, decoded by the core -- exact
+        wherever float64 holds the format's values (every preset; fixed
+        point of at most 53 significant bits within float64's range), else
+        each code's value correctly rounded (nearest even) into float64: a
+        64-bit integer beyond 2**53 loses low bits, values beyond float64's
+        range become +-inf, tiny ones round to subnormals or 0.  A new array
+        every time.  With ``dtype`` numpy casts those float64 values once
+        more (a second rounding for float32/float16): use ``q.astype(fmt)``
+        for one rounding.  Arithmetic on the result is numpy's float64, not
+        fxsim's; numpy functions given the QArray itself stay in fxsim
+        (:mod:`fxsim.protocols`)."""
         values = np.asarray(self.to_float())
         return values if dtype is None else values.astype(dtype)
 
@@ -181,6 +193,10 @@ class QArray:
 
     # ------------------------------------------------------------ display
     def __repr__(self) -> str:
+        from . import display  # integer formats print as integers (fxsim.display)
+        text = display.integer_text(self, "repr")
+        if text is not None:
+            return text
         if self._fmt.width <= 64 and _formats.float64_holds(self._fmt):
             # float64 holds every value exactly; "unique" prints it in full
             body = np.array2string(np.asarray(self.to_float()), separator=", ", prefix="QArray(",
@@ -191,7 +207,24 @@ class QArray:
         return f"QArray({body}, fmt={self._fmt.name})"
 
     def __str__(self) -> str:
-        return f"{np.asarray(self.to_float())} ({self._fmt.name})"
+        from . import display
+        text = display.integer_text(self, "str")
+        return text if text is not None else f"{np.asarray(self.to_float())} ({self._fmt.name})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a table of codes, bits coloured by field, values (fxsim.display.html)."""
+        from . import display
+        return display.html(self)
+
+    def hex(self) -> np.ndarray:
+        """The codes as zero-padded hex strings (no ``0x``), a numpy array of this shape."""
+        from . import display
+        return display.hex_codes(self)
+
+    def bin(self) -> np.ndarray:
+        """The codes as ``width`` binary digits, a numpy array of this shape."""
+        from . import display
+        return display.bin_codes(self)
 
     # ------------------------------------------------------------ comparisons
     def _comparable(self, other):
@@ -270,6 +303,55 @@ class QArray:
     def __rtruediv__(self, other):
         return _operator("divide")(other, self)
 
+    def __matmul__(self, other):
+        """``q @ r``: :func:`fxsim.matmul` (exact products and sum, one rounding)."""
+        from .linalg import matmul  # local: linalg builds on QArray
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        from .linalg import matmul
+        return matmul(other, self)
+
+    # ------------------------------------------------------------ numpy, peers
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """numpy ufuncs fxsim computes stay in fxsim; the rest raise TypeError
+        (:mod:`fxsim.protocols` lists them)."""
+        from .protocols import array_ufunc  # local: protocols builds on ops
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """numpy functions: as :meth:`__array_ufunc__` (:mod:`fxsim.protocols`)."""
+        from .protocols import array_function
+        return array_function(func, types, args, kwargs)
+
+    def sum(self, axis=None, out=None, rounding="nearest_even", overflow=None, keepdims=False):
+        """:func:`fxsim.sum`: the exact sum along ``axis`` (None: all elements;
+        no accumulation order, nothing rounded on the way), rounded once into
+        ``out`` (default: this format) with IEEE 754's rules for NaN, inf and
+        the sign of zero.  Fixed point without ``out``: exact, in a format
+        grown by ``ceil(log2(n))`` integer bits.  ``keepdims`` as numpy's."""
+        from .protocols import sum_keepdims
+        return sum_keepdims(self, axis, keepdims, out=out, rounding=rounding, overflow=overflow)
+
+    def astype(self, fmt, rounding="nearest_even", overflow=None, *, rng=None, random=None,
+               random_bits=32) -> QArray:
+        """The values rounded once into ``fmt`` by the core: :func:`fxsim.cast`
+        (a format, a name or a numpy/ml_dtypes/torch dtype; the modes as there)."""
+        return _operator("cast")(self, fmt, rounding, overflow, rng=rng, random=random,
+                                 random_bits=random_bits)
+
+    def to_ml_dtypes(self) -> np.ndarray:
+        """The codes as an ml_dtypes (or numpy) array of this format, bit for
+        bit (:func:`fxsim.interop.to_ml_dtypes`)."""
+        from .interop import to_ml_dtypes
+        return to_ml_dtypes(self)
+
+    def to_torch(self):
+        """The codes as a CPU torch tensor of this format's dtype, bit for bit
+        (:func:`fxsim.interop.to_torch`)."""
+        from .interop import to_torch
+        return to_torch(self)
+
 
 def _scalar_float64_exact(other) -> bool:
     if isinstance(other, QArray):
@@ -322,7 +404,9 @@ def asarray(x, fmt=None, rounding="nearest_even", overflow=None, *, rng=None, ra
     A QArray passes through unchanged when ``fmt`` is None or its own format
     (use :func:`fxsim.cast` to change format).  Without ``fmt``, float16/32/64
     arrays become QArrays of those formats and integer arrays of the
-    matching int formats, exactly.
+    matching int formats, exactly; ml_dtypes arrays and torch tensors
+    become QArrays of their own formats by bit views
+    (:func:`fxsim.from_ml_dtypes`, :func:`fxsim.from_torch`).
     """
     if isinstance(x, QArray):
         if fmt is None or _formats.format(fmt) == x.fmt:
@@ -330,6 +414,11 @@ def asarray(x, fmt=None, rounding="nearest_even", overflow=None, *, rng=None, ra
         return _operator("cast")(x, fmt, rounding, overflow, rng=rng, random=random,
                         random_bits=random_bits)
     if fmt is None:
+        from . import interop  # ml_dtypes arrays and torch tensors keep their own format, exactly
+        if interop.is_tensor(x):
+            return interop.from_torch(x)
+        if isinstance(getattr(x, "dtype", None), np.dtype) and interop.is_ml_dtype(x.dtype):
+            return interop.from_ml_dtypes(x)
         arr = np.asarray(x)
         source = runtime.SOURCES.get(arr.dtype)
         if source is None or arr.dtype == np.bool_:

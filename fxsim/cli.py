@@ -116,10 +116,55 @@ _FORMAT_HELP = ("a format: a preset (float8_e4m3fn, bfloat16, int8, ...), fixed 
                 "(e.g. e4m3fn, e5m2, e4m3b11fnuz)")
 
 
+def _unprefixed(err, name):
+    """``err`` without the ``name: `` its message starts with (main adds ``fxsim COMMAND: ``)."""
+    text = str(err)
+    return type(err)(text[len(name) + 2:] if text.startswith(name + ": ") else text)
+
+
 def _cmd_explain(args) -> int:
     from .explain import explain
-    print(explain(args.value, args.format, args.rounding, args.overflow, r=args.r,
-                  random_bits=args.random_bits))
+    try:
+        text = explain(args.value, args.format, args.rounding, args.overflow, r=args.r,
+                       random_bits=args.random_bits)
+    except ValueError as err:
+        raise _unprefixed(err, "explain") from None
+    print(text)
+    return 0
+
+
+def _numbers(text: str, flag: str):
+    from .exact import parse_number
+    items = [t for t in text.split(",")]
+    if not text.strip() or any(not t.strip() for t in items):
+        raise ValueError(f"{flag}: give comma-separated numbers, e.g. {flag} 1.5,-2,0.25; got {text!r}")
+    return [parse_number(t) for t in items]
+
+
+def _order(text: str):
+    from .linalg_units import UNITS
+    if text in ("sequential", "pairwise") or text in UNITS:
+        return text
+    try:
+        block = int(text)
+    except ValueError:
+        block = 0
+    if block < 1:
+        raise ValueError(f"--order: 'sequential', 'pairwise', a block size >= 1 or a matrix unit "
+                         f"({', '.join(UNITS)}), got {text!r}")
+    return block
+
+
+def _cmd_explain_dot(args) -> int:
+    from .explain_dot import explain_dot
+    a, b = _numbers(args.a, "--a"), _numbers(args.b, "--b")
+    c = None if args.c is None else _numbers(args.c, "--c")[0]
+    try:
+        text = explain_dot(a, b, args.format, args.format_b, acc=args.acc, order=_order(args.order),
+                           c=c, rounding=args.rounding, overflow=args.overflow, step=args.step)
+    except (ValueError, OverflowError) as err:
+        raise _unprefixed(err, "explain_dot") from None
+    print(text)
     return 0
 
 
@@ -133,6 +178,10 @@ def _cmd_formats(args) -> int:
     print(f"{'name':20} {'definition':52} {'bits':>4}  {'max':>12}  overflow")
     for name, fmt in _formats.PRESETS.items():
         print(f"{name:20} {fmt!r:52} {fmt.width:>4}  {fmt.max:>12.6g}  {fmt.default_overflow.value}")
+    from .aliases import listing
+    print("\naliases (fxsim.format also takes numpy/ml_dtypes/torch dtypes):")
+    for line in listing():
+        print(line)
     return 0
 
 
@@ -159,7 +208,7 @@ def _cmd_warmup(args) -> int:
     return run()
 
 
-_WRITERS = ("memh", "memb", "coe", "npz")
+_WRITERS = ("memh", "memb", "coe", "npz", "sv")
 
 
 def _cmd_vectors(args) -> int:
@@ -174,13 +223,20 @@ def _cmd_vectors(args) -> int:
     if bad or not kinds:
         raise ValueError(f"--write: unknown kind {bad[0] if bad else args.write!r}; "
                          f"choose from {', '.join(_WRITERS)}")
+    if args.address is not None and "coe" in kinds:
+        raise ValueError("--address: .coe files have no addresses; leave coe out of --write")
     values = _read(io.read_values, args.input)
-    rng = args.seed if Rounding(args.rounding).value.startswith("stochastic") else None
+    stochastic = Rounding(args.rounding).is_stochastic
+    if stochastic and args.seed is None:
+        raise ValueError(f"--rounding {args.rounding} needs --seed N (the seed of the random bits, "
+                         "so that the vectors can be reproduced)")
+    rng = args.seed if stochastic else None
     if rng is None and args.seed is not None:
         raise ValueError(f"--seed is for the stochastic modes; rounding {args.rounding} draws no random bits")
     codes = encode(values, fmt, args.rounding, args.overflow, rng=rng)
     q = QArray(codes, fmt)
     name = args.name or os.path.splitext(os.path.basename(args.input))[0]
+    packing = {"lanes": args.lanes, "lane_order": args.lane_order, "header": args.header}
     _out_dir(args.out)
     written = []
     for kind in kinds:
@@ -190,9 +246,14 @@ def _cmd_vectors(args) -> int:
                          seeds=None if rng is None else {name: args.seed},
                          extra={"source": os.path.basename(args.input)})
         elif kind == "coe":
-            io.write_coe(path, q)
+            io.write_coe(path, q, args.radix, **packing)
+        elif kind == "sv":  # a package of one localparam table (small arrays only)
+            import re
+            ident = re.sub(r"\W", "_", name).upper()
+            ident = ident if re.match(r"[A-Z_]", ident) else "T_" + ident
+            io.write_sv_package(path, {ident: q}, f"{ident.lower()}_pkg")
         else:
-            getattr(io, f"write_{kind}")(path, q)
+            getattr(io, f"write_{kind}")(path, q, address=args.address, **packing)
         written.append(path)
     rounded, worst = _rounding_errors(values, codes, fmt)
     print(f"encoded {values.size} values of {args.input} (shape {values.shape}) into {fmt.name} "
@@ -253,18 +314,29 @@ def _cmd_diff(args) -> int:
     # an .npz names its own format, which then also reads the other file
     first, second = (args.golden, args.dut) if args.golden.lower().endswith(".npz") or args.format \
         else (args.dut, args.golden)
-    a = _read(io.read_codes, first, args.format, array=args.array)
-    b = _read(io.read_codes, second, args.format or a.fmt, array=args.array)
-    golden, dut = (a, b) if first == args.golden else (b, a)
+    # the DUT's file may hold x/z digits: read as unknown bits, counted as mismatches
+    packing = {"lanes": args.lanes, "lane_order": args.lane_order}
+    a = _read(io.read_codes, first, args.format, array=args.array, with_unknown=True, **packing)
+    b = _read(io.read_codes, second, args.format or a[0].fmt, array=args.array, with_unknown=True,
+              **packing)
+    (golden, known), (dut, unknown) = (a, b) if first == args.golden else (b, a)
+    if known.any():
+        raise ValueError(f"GOLDEN {args.golden!r} holds x/z digits (unknown bits); golden codes "
+                         f"must all be known (format {golden.fmt.name})")
     if golden.shape != dut.shape and golden.size == dut.size:
         # text files are flat: read them in the other file's shape
         if dut.ndim == 1:
-            dut = dut.reshape(golden.shape)
+            dut, unknown = dut.reshape(golden.shape), unknown.reshape(golden.shape)
         elif golden.ndim == 1:
             golden = golden.reshape(dut.shape)
-    report = diff(golden, dut, limit=args.limit)
+    report = diff(golden, dut, limit=args.limit, unknown=unknown)
     print(report)
     return 0 if report.ok else 1
+
+
+def _cmd_train(args) -> int:
+    from .train import command
+    return command.run(args, out_dir=_out_dir)
 
 
 def _cmd_analyze(args) -> int:
@@ -297,11 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Examples:\n"
                "  fxsim explain 464 --format float8_e4m3fn      # a tie at the top of E4M3\n"
                "  fxsim explain -2 --format s8.0 --rounding jam  # von Neumann rounding\n"
+               "  fxsim explain-dot --a 1.5,2,-3 --b 0.5,0.25,4 -f e4m3fn --acc e5m2  # matmul, step by step\n"
                "  fxsim table float4_e2m1fn                      # every FP4 code\n"
                "  fxsim vectors x.npy -f e4m3fn --out vec         # golden vectors (memh + npz)\n"
                "  fxsim diff vec/x.memh dut.memh -f e4m3fn       # first mismatching bits\n"
                "  fxsim demo                                     # a quantized CNN, golden vectors\n"
                "  fxsim analyze --quick                          # the numerical studies\n"
+               "  fxsim train bnn-mlp                            # a binary MLP, bit-exactly\n"
                "  fxsim bench --size 1000000                     # kernels beside their baselines\n"
                "  fxsim warmup                                   # compile the kernels once, up front\n"
                "\n"
@@ -333,6 +407,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the random integer a stochastic mode uses, in [0, 2**random-bits)")
     p.add_argument("--random-bits", type=_positive, default=32, help="R, bits of randomness (default 32)")
     p.set_defaults(func=_cmd_explain)
+
+    p = sub.add_parser("explain-dot", help="show a dot product of matmul step by step",
+                       description="Show c + a . b as fxsim.matmul computes it with an accumulator "
+                                   "format and an order: every step's exact product(s), the running "
+                                   "sum before, the exact sum, the sum after rounding into the "
+                                   "accumulator, and why it rounded that way. The sums shown are "
+                                   "matmul's own. Values are read exactly and rounded (nearest_even) "
+                                   "into --format (a) and --format-b (b; default --format).",
+                       epilog="Examples:\n"
+                              "  fxsim explain-dot --a 1.5,2,-3 --b 0.5,0.25,4 -f e4m3fn --acc float16\n"
+                              "  fxsim explain-dot --a 100,100,27 --b 1,1,1 -f int8 --acc int8 -o wrap\n"
+                              "  fxsim explain-dot --a 1,2,3,4 --b 1,1,1,1 -f e4m3fn --acc e5m2 --order 2",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--a", required=True, metavar="X,X,...", help="the first vector (comma-separated)")
+    p.add_argument("--b", required=True, metavar="X,X,...", help="the second vector (comma-separated)")
+    p.add_argument("--format", "-f", required=True, help="format of a; " + _FORMAT_HELP)
+    p.add_argument("--format-b", default=None, help="format of b (default: --format)")
+    p.add_argument("--acc", default=None, help="the accumulator's format (required unless --order "
+                   "names a matrix unit)")
+    p.add_argument("--order", default="sequential", metavar="ORDER",
+                   help="sequential (default), pairwise, a block size B (blocks of B products "
+                        "summed exactly, then added), or a hardware matrix unit (ada_fp8, hopper_fp8, "
+                        "b200_fp8: one block step; --step picks the block)")
+    p.add_argument("--c", default=None, metavar="X", help="an addend, rounded into --acc first")
+    p.add_argument("--rounding", "-r", default="nearest_even", choices=[m.value for m in Rounding],
+                   metavar="MODE", help="the accumulator's rounding (default nearest_even; "
+                   "deterministic modes)")
+    p.add_argument("--overflow", "-o", default=None, choices=[m.value for m in Overflow],
+                   metavar="POLICY", help="the accumulator's overflow policy (default: its format's)")
+    p.add_argument("--step", type=_nonnegative, default=None,
+                   help="show only this step (numbered from 0 as in the full listing)")
+    p.set_defaults(func=_cmd_explain_dot)
 
     p = sub.add_parser("table", help="list every code of a small format",
                        description="List every code of a format of at most 12 bits: bits (grouped "
@@ -385,7 +491,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write into (created)")
     p.add_argument("--name", default=None, help="base name of the files (default: INPUT's name)")
     p.add_argument("--write", default="memh,npz", metavar="KINDS",
-                   help="comma-separated: memh, memb, coe, npz (default memh,npz)")
+                   help="comma-separated: memh, memb, coe, npz, sv (a SystemVerilog package "
+                        "with one localparam table, at most 4096 codes) (default memh,npz)")
+    p.add_argument("--lanes", type=_positive, default=1,
+                   help="codes packed per memory word in memh/memb/coe (default 1); e.g. 16 FP8 "
+                        "lanes for a 128-bit bus")
+    p.add_argument("--lane-order", default="lsb", choices=["lsb", "msb"],
+                   help="lsb (default): lane 0 in the least significant bits of a word; msb: in the most")
+    p.add_argument("--address", type=_nonnegative, default=None,
+                   help="write an @address line first in memh/memb (in words; written in hex)")
+    p.add_argument("--header", action="store_true",
+                   help="start memh/memb/coe with comment lines naming fxsim's version, the format, "
+                        "the shape and the lane packing (readers and $readmemh skip them)")
+    p.add_argument("--radix", type=int, default=16, choices=[2, 10, 16],
+                   help="radix of the .coe file (default 16)")
     p.set_defaults(func=_cmd_vectors)
 
     p = sub.add_parser("diff", help="compare golden codes with a device's; exit 1 on any mismatch",
@@ -393,8 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "fxsim .npz) element by element. Prints how many differ and the first "
                                    "--limit of them: index, both codes, both values, the fields the "
                                    "differing bits fall in, and the distance in ULPs (units in the last "
-                                   "place: adjacent values differ by 1). Exit status 0 if identical, 1 "
-                                   "on any mismatch, 2 on bad input.",
+                                   "place: adjacent values differ by 1). x/z digits in the DUT's file "
+                                   "(unknown bits) count as mismatches (field 'unknown'). Exit status 0 "
+                                   "if identical, 1 on any mismatch, 2 on bad input.",
                        epilog="Example:\n"
                               "  fxsim diff demo-out/conv2.memh dut/conv2.memh --format s32.0",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -404,6 +524,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=_FORMAT_HELP + "; required unless both files are .npz")
     p.add_argument("--array", default=None, help="the array to compare in .npz files holding several")
     p.add_argument("--limit", type=_nonnegative, default=10, help="mismatches to list (default 10)")
+    p.add_argument("--lanes", type=_positive, default=1,
+                   help="codes packed per memory word in text files (default 1)")
+    p.add_argument("--lane-order", default="lsb", choices=["lsb", "msb"],
+                   help="lsb (default): lane 0 in the least significant bits of a word; msb: in the most")
     p.set_defaults(func=_cmd_diff)
 
     p = sub.add_parser("analyze", help="run the numerical studies and write a report with figures",
@@ -429,6 +553,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", default=None, metavar="STUDY[,STUDY]",
                    help="run only these studies: range_bn, quant_noise, accumulation, integer_bn")
     p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("train", help="train a preset network with the papers' arithmetic, bit-exactly")
+    from .train import command as train_command
+    train_command.add_arguments(p)
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("demo", help="a quantized CNN run bit-exactly, with golden vectors (`make demo`)",
                        description="Build a small binary CNN in the seed papers' style (8-bit input "

@@ -41,6 +41,7 @@ import numpy as np
 from . import runtime
 from . import formats as _formats
 from ._kernels import convert as kernels
+from ._kernels import core
 from ._kernels.jit import CHUNK, threads_for
 from .exact import code_value, codes_dtype, encode_values, input_array, to_float64
 from .exact import exact_value  # noqa: F401  (public here before fxsim.exact existed)
@@ -48,7 +49,8 @@ from .modes import Overflow, Rounding
 from .runtime import resolve_modes  # noqa: F401  (public here since the start)
 
 
-def convert(src_flat, src_fmt, dst_fmt, rounding, overflow, rnd, R, out_dtype, out=None):
+def convert(src_flat, src_fmt, dst_fmt, rounding, overflow, rnd, R, out_dtype, out=None,
+            nan_fill=None):
     """Run the general conversion kernel: the codes ``src_flat`` (any
     unsigned dtype) of ``src_fmt``, each rounded once into ``dst_fmt`` by the
     core; returns ``(out, first failure or None)`` (see
@@ -57,7 +59,9 @@ def convert(src_flat, src_fmt, dst_fmt, rounding, overflow, rnd, R, out_dtype, o
     directly), or float64 for ``dst_fmt == float64`` (the codes, viewed).
     ``rnd``/``R``: the random integers of a stochastic mode
     (``runtime.random_source``).  ``out``: a contiguous 1-d array of
-    ``out_dtype`` to write into (default: a new one)."""
+    ``out_dtype`` to write into (default: a new one).  ``nan_fill``: the
+    code NaN becomes in a ``dst_fmt`` without NaN (``runtime.nan_fill``;
+    None: an error)."""
     src_flat = np.ascontiguousarray(src_flat).reshape(-1)
     n = src_flat.size
     out_dtype = np.dtype(out_dtype)
@@ -65,7 +69,8 @@ def convert(src_flat, src_fmt, dst_fmt, rounding, overflow, rnd, R, out_dtype, o
         out = np.empty(n, np.uint64 if out_dtype.kind == "f" else out_dtype)
     status, where = runtime.chunk_status(n)
     with threads_for(status.size):
-        kernels.convert(src_flat, src_fmt.kernel_spec, dst_fmt.kernel_spec, np.int64(rounding.code),
+        kernels.convert(src_flat, src_fmt.kernel_spec,
+                        core.with_nan_fill(dst_fmt.kernel_spec, nan_fill), np.int64(rounding.code),
                         np.int64(overflow.code), rnd, np.int64(R), out, status, where,
                         np.empty(0, np.uint8))
     return out.view(out_dtype), runtime.first_failure(status, where)
@@ -97,27 +102,29 @@ def _table_shift(src_fmt, dst_fmt, rounding):
 
 
 @functools.lru_cache(maxsize=64)
-def _encode_table(src_fmt, dst_fmt, rounding, overflow, shift):
+def _encode_table(src_fmt, dst_fmt, rounding, overflow, shift, nan_fill=None):
     """The core's code (``dst_fmt``'s code dtype) and status for every (top
-    bits, sticky) input pattern, and whether any status is a failure."""
+    bits, sticky) input pattern, and whether any status is a failure
+    (``nan_fill``: the NaN policy's code, see :func:`convert`)."""
     index = np.arange(1 << (src_fmt.width - shift + 1), dtype=np.uint64)
     src = ((index >> np.uint64(1)) << np.uint64(shift)) | (index & np.uint64(1 if shift else 0))
     table = np.empty(index.size, codes_dtype(dst_fmt))
     table_status = np.zeros(index.size, np.uint8)
     status, where = runtime.chunk_status(index.size)
     with threads_for(status.size):
-        kernels.convert(src, src_fmt.kernel_spec, dst_fmt.kernel_spec, np.int64(rounding.code),
-                        np.int64(overflow.code), np.empty(0, np.uint64), np.int64(1), table,
-                        status, where, table_status)
+        kernels.convert(src, src_fmt.kernel_spec, core.with_nan_fill(dst_fmt.kernel_spec, nan_fill),
+                        np.int64(rounding.code), np.int64(overflow.code), np.empty(0, np.uint64),
+                        np.int64(1), table, status, where, table_status)
     table.flags.writeable = False
     table_status.flags.writeable = False
     return table, table_status, bool(table_status.any())
 
 
-def _run_table(src_flat, src_fmt, dst_fmt, rounding, overflow, shift, out):
+def _run_table(src_flat, src_fmt, dst_fmt, rounding, overflow, shift, out, nan_fill=None):
     """``out`` = the table's codes of the source codes ``src_flat`` (uint16
     or uint32): one pass, one lookup per element."""
-    table, table_status, checked = _encode_table(src_fmt, dst_fmt, rounding, overflow, shift)
+    table, table_status, checked = _encode_table(src_fmt, dst_fmt, rounding, overflow, shift,
+                                                 nan_fill)
     status, where = runtime.chunk_status(src_flat.size)
     with threads_for(status.size):
         kernels.lookup(table, table_status, checked, src_flat, np.int64(shift), out, status, where)
@@ -128,7 +135,7 @@ def _run_table(src_flat, src_fmt, dst_fmt, rounding, overflow, shift, out):
 _TWO63 = float(1 << 63)
 
 
-def _run_fixed(x_flat, bits_flat, src_fmt, fmt, rounding, overflow, out):
+def _run_fixed(x_flat, bits_flat, src_fmt, fmt, rounding, overflow, out, nan_fill=None):
     """``out`` = the codes of the float32/float64 values ``x_flat`` (whose bit
     patterns are ``bits_flat``) in the fixed-point format ``fmt``, through
     ``kernels.float_to_fixed``: one pass for every value whose magnitude
@@ -156,7 +163,8 @@ def _run_fixed(x_flat, bits_flat, src_fmt, fmt, rounding, overflow, out):
         st, wh = runtime.chunk_status(idx.size)
         with threads_for(st.size):
             kernels.convert(bits_flat[idx], src_fmt.kernel_spec,
-                            fmt.kernel_spec, np.int64(rounding.code), np.int64(overflow.code),
+                            core.with_nan_fill(fmt.kernel_spec, nan_fill),
+                            np.int64(rounding.code), np.int64(overflow.code),
                             np.empty(0, np.uint64), np.int64(1), codes, st, wh, each)
         out[idx] = codes
         bad = np.flatnonzero(each)
@@ -189,7 +197,7 @@ def engine(src_fmt, fmt, rounding) -> str:
 
 
 # ---------------------------------------------------------------- public API
-def encode(x, fmt, rounding="nearest_even", overflow=None, *, rng=None, random=None,
+def encode(x, fmt, rounding="nearest_even", overflow=None, *, nan=None, rng=None, random=None,
            random_bits=32):
     """Bit patterns of ``x`` in format ``fmt``: each value rounded once.
 
@@ -205,6 +213,14 @@ def encode(x, fmt, rounding="nearest_even", overflow=None, *, rng=None, random=N
     overflow : str or Overflow, optional
         Default: the format's (saturate for fixed point; ml_dtypes' choice
         for floats).
+    nan : str or int, optional
+        What NaN becomes in a format without NaN (fixed point, FP4/FP6,
+        IEEE-like without fraction bits): ``"raise"`` (the default: a
+        ValueError), ``"zero"`` (+0), ``"negative_zero"`` (-0; float
+        formats with -0 only), ``"max"`` (the largest finite value,
+        positive whatever the NaN's sign) or a code of ``fmt``.  Applied
+        by the core's special-value step on every engine.  Formats with
+        NaN refuse it (NaN becomes their NaN).
     rng : int or numpy.random.Generator, optional
         Random source for the stochastic modes (draws ``random_bits`` bits per
         element, in C order): same seed, same bits.
@@ -232,16 +248,23 @@ def encode(x, fmt, rounding="nearest_even", overflow=None, *, rng=None, random=N
     everything else runs the general kernel (``round_code`` per element);
     Python numbers and formats wider than 64 bits the exact Python engine.
 
+    Unsigned floats (``float8_e5m3fnu``, ``ue4m3``, E8M0): -0 is +0; a
+    negative value (or -inf, or E8M0's zero) is NaN under the ``nan`` and
+    ``ieee`` policies, the least code 0 under ``saturate`` and an
+    OverflowError under ``raise``.
+
     Raises
     ------
     ValueError
-        NaN into a format without NaN, inf into fixed point, bad modes.
+        NaN into a format without NaN (unless ``nan=``), inf into fixed
+        point, bad modes.
     OverflowError
         Out-of-range values under ``overflow="raise"`` (naming the first
         offending index).
     """
     fmt = _formats.format(fmt)
     rounding, overflow = resolve_modes(fmt, rounding, overflow)
+    fill = runtime.nan_fill(fmt, nan, rounding, overflow)
     arr = input_array(x)
     shape = arr.shape
     rnd = runtime.random_source(rounding, shape, rng, random, random_bits, fmt, overflow)
@@ -257,17 +280,18 @@ def encode(x, fmt, rounding="nearest_even", overflow=None, *, rng=None, random=N
         out = codes.reshape(-1)
         if kind == "table":
             failure = _run_table(flat, src_fmt, fmt, rounding, overflow,
-                                 _table_shift(src_fmt, fmt, rounding), out)
+                                 _table_shift(src_fmt, fmt, rounding), out, fill)
         elif kind == "fixed":
-            failure = _run_fixed(values, flat, src_fmt, fmt, rounding, overflow, out)
+            failure = _run_fixed(values, flat, src_fmt, fmt, rounding, overflow, out, fill)
         else:
             _, failure = convert(flat, src_fmt, fmt, rounding, overflow, rnd, random_bits,
-                                 codes.dtype, out)
+                                 codes.dtype, out, fill)
         if failure is not None:
             status, i = failure
             runtime.raise_failure(status, i, shape, fmt, rounding, overflow, arr.reshape(-1)[i], "encode")
     else:
-        values = encode_values(list(arr.reshape(-1)), fmt, rounding, overflow, rnd, random_bits, shape)
+        values = encode_values(list(arr.reshape(-1)), fmt, rounding, overflow, rnd, random_bits, shape,
+                               spec=core.with_nan_fill(fmt.exact_spec, fill))
         codes = np.empty(shape, codes_dtype(fmt))
         codes.reshape(-1)[:] = values
     return codes[()] if codes.ndim == 0 else codes
@@ -356,9 +380,9 @@ def decode(bits, fmt, *, exact=False):
     return out[()] if out.ndim == 0 else out
 
 
-def quantize(x, fmt, rounding="nearest_even", overflow=None, *, rng=None, random=None,
+def quantize(x, fmt, rounding="nearest_even", overflow=None, *, nan=None, rng=None, random=None,
              random_bits=32):
     """``decode(encode(x, ...), fmt)``: ``x`` rounded onto ``fmt``, as float64."""
     fmt = _formats.format(fmt)
-    return decode(encode(x, fmt, rounding, overflow, rng=rng, random=random,
+    return decode(encode(x, fmt, rounding, overflow, nan=nan, rng=rng, random=random,
                          random_bits=random_bits), fmt)

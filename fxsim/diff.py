@@ -34,6 +34,12 @@ class Mismatch:
     in: ``sign``/``exponent``/``mantissa`` for floats, ``sign``/``integer``/
     ``fraction`` for fixed point.  ``ulps`` is ``key(dut) - key(golden)``
     (see :func:`ulp_key`), None when either is NaN.
+
+    A DUT code with unknown (``x``/``z``) bits: ``fields`` is ``("unknown",)``,
+    ``dut`` shows an ``x`` for each hex digit holding an unknown bit,
+    ``dut_code`` holds the known bits (unknown ones as 0), ``bits`` the
+    unknown bit positions and those known bits that differ,
+    ``dut_value``/``dut_float``/``ulps`` are None.
     """
 
     index: tuple
@@ -53,13 +59,15 @@ class Mismatch:
 @dataclasses.dataclass(frozen=True)
 class DiffReport:
     """What :func:`diff` found: ``mismatches`` of ``total`` elements differ;
-    ``first`` holds the first ``limit`` of them in flat (row-major) order."""
+    ``first`` holds the first ``limit`` of them in flat (row-major) order;
+    ``unknown`` counts the mismatches that are DUT codes with x/z bits."""
 
     fmt: object
     shape: tuple
     total: int
     mismatches: int
     first: tuple
+    unknown: int = 0
 
     @property
     def ok(self) -> bool:
@@ -67,12 +75,14 @@ class DiffReport:
 
     def __str__(self) -> str:
         head = f"diff in {self.fmt.name}, shape {self.shape}: {self.mismatches} of {self.total} differ"
+        if self.unknown:
+            head += f" ({self.unknown} of them DUT codes with x/z bits: field 'unknown')"
         if self.ok:
             return head + " (ok)"
         rows = [("index", "golden", "dut", "golden value", "dut value", "ulps", "fields", "bits")]
         for m in self.first:
             rows.append((str(m.index), m.golden, m.dut, _show(m.golden_value, m.golden_float),
-                         _show(m.dut_value, m.dut_float),
+                         "x" if m.dut_value is None else _show(m.dut_value, m.dut_float),
                          "-" if m.ulps is None else f"{m.ulps:+d}", ",".join(m.fields),
                          ",".join(map(str, m.bits))))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -132,13 +142,24 @@ def _field_of(bit: int, fmt) -> str:
     return "fraction" if bit < fmt.frac else "integer"
 
 
-def diff(golden, dut, fmt=None, *, limit=10) -> DiffReport:
+def _hex_unknown(code: int, unknown: int, fmt) -> str:
+    """The code in hex with ``x`` for every digit holding an unknown bit."""
+    digits = max(1, -(-fmt.width // 4))
+    return "".join("x" if unknown >> (4 * d) & 15 else f"{code >> (4 * d) & 15:x}"
+                   for d in range(digits - 1, -1, -1))
+
+
+def diff(golden, dut, fmt=None, *, limit=10, unknown=None) -> DiffReport:
     """Compare two arrays of codes: QArrays, or integer codes with ``fmt``.
 
     Shapes (and formats) must match.  Returns a :class:`DiffReport` with the
     count of mismatches and the first ``limit`` of them (index, both codes in
     padded hex, exact and float values, differing bit positions and fields,
-    distance in ULPs)."""
+    distance in ULPs).
+
+    ``unknown``: per DUT code, the bits that were ``x``/``z`` in the device's
+    file (what ``fxsim.io.read_memh(..., with_unknown=True)`` returns); a
+    code with any unknown bit is a mismatch (field ``"unknown"``)."""
     fmts = {q.fmt for q in (golden, dut) if isinstance(q, QArray)}
     if fmt is not None:
         fmts.add(_formats.format(fmt))
@@ -154,18 +175,61 @@ def diff(golden, dut, fmt=None, *, limit=10) -> DiffReport:
     if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
         raise ValueError(f"diff: limit must be a non-negative integer, got {limit!r}")
     gf, df = g.bits.reshape(-1), d.bits.reshape(-1)
+    uf = _unknown_bits(unknown, g.shape, fmt)
     where = np.flatnonzero(gf != df) if gf.dtype != object else \
         np.array([i for i, (a, b) in enumerate(zip(gf.tolist(), df.tolist())) if a != b], dtype=np.int64)
+    n_unknown = 0
+    if uf is not None:
+        is_unknown = uf != 0 if uf.dtype != object else \
+            np.array([int(u) != 0 for u in uf.tolist()], dtype=bool)
+        n_unknown = int(np.count_nonzero(is_unknown))
+        if n_unknown:
+            hit = np.zeros(gf.size, dtype=bool)
+            hit[where] = True
+            where = np.flatnonzero(hit | is_unknown)
     first = []
     for i in where[:limit].tolist():
         a, b = int(gf[i]), int(df[i])
+        u = 0 if uf is None else int(uf[i])
+        index = tuple(int(j) for j in np.unravel_index(i, g.shape)) if g.shape else ()
+        if u:
+            known = (a ^ b) & ~u
+            bits = tuple(k for k in range(fmt.width) if (known | u) >> k & 1)
+            fa = float(decode(np.array([a], dtype=object if fmt.width > 64 else np.uint64), fmt)[0])
+            first.append(Mismatch(index, _hex(a, fmt), _hex_unknown(b, u, fmt), a, b,
+                                  exact.code_value(a, fmt), None, fa, None, bits, ("unknown",), None))
+            continue
         bits = tuple(k for k in range(fmt.width) if (a ^ b) >> k & 1)
         fields = tuple(f for f in ("sign", "exponent", "mantissa", "integer", "fraction")
                        if any(_field_of(k, fmt) == f for k in bits))
         ka, kb = ulp_key(a, fmt), ulp_key(b, fmt)
         va, vb = exact.code_value(a, fmt), exact.code_value(b, fmt)
         fa, fb = (float(x) for x in decode(np.array([a, b], dtype=object if fmt.width > 64 else np.uint64), fmt))
-        index = tuple(int(j) for j in np.unravel_index(i, g.shape)) if g.shape else ()
         first.append(Mismatch(index, _hex(a, fmt), _hex(b, fmt), a, b, va, vb, fa, fb, bits, fields,
                               None if ka is None or kb is None else kb - ka))
-    return DiffReport(fmt, g.shape, int(g.bits.size), int(where.size), tuple(first))
+    return DiffReport(fmt, g.shape, int(g.bits.size), int(where.size), tuple(first), n_unknown)
+
+
+def _unknown_bits(unknown, shape, fmt):
+    """The flat unknown-bit masks (None when there are none), checked."""
+    if unknown is None:
+        return None
+    arr = np.asarray(unknown)
+    if arr.shape != shape and arr.size == math.prod(shape):
+        arr = arr.reshape(shape)
+    if arr.shape != shape:
+        raise ValueError(f"diff: unknown= has shape {arr.shape}, the codes {shape} (format {fmt.name})")
+    flat = check = arr.reshape(-1)
+    offset = 0
+    if arr.dtype.kind in "iu" and fmt.width <= 62:
+        bad = np.flatnonzero((flat < 0) | (flat >= (1 << fmt.width)))
+        if not bad.size:
+            return flat
+        offset = int(bad[0])
+        check = flat[offset:offset + 1]
+    for i, v in enumerate(check.tolist(), start=offset):
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < (1 << fmt.width):
+            index = tuple(int(j) for j in np.unravel_index(i, shape))
+            raise ValueError(f"diff: unknown= value {v!r} at index {index} is "
+                             f"not a bit mask of a {fmt.width}-bit code (format {fmt.name})")
+    return flat

@@ -105,7 +105,20 @@ def input_array(x):
     """``x`` as an ndarray: ``x`` itself if it is one; else float64 when every
     element is a Python/numpy float (not a long double), int64 when every one
     is an integer that fits, and an object array of the numbers otherwise
-    (the exact path).  Nothing is rounded."""
+    (the exact path).  Nothing is rounded.
+
+    ml_dtypes arrays and scalars (every type: bfloat16, float8_*, float6_*,
+    float4_e2m1fn, int1/2/4, uint1/2/4) and torch tensors (every dtype with
+    an fxsim format) are read by their bits, in their own format
+    (``fxsim.interop.exact_input``): float64 holding each value exactly
+    (NaN's sign and -0 kept), or int64 (Python ints beyond it)."""
+    if isinstance(x, np.ndarray) and x.dtype.isbuiltin == 1:  # numpy's own dtypes (2: user types)
+        return x
+    if isinstance(x, (np.ndarray, np.generic)) or type(x).__module__.split(".")[0] == "torch":
+        from .interop import exact_input  # local: interop builds on QArray
+        values = exact_input(x)
+        if values is not None:
+            return values
     if isinstance(x, np.ndarray):
         return x
     arr = np.asarray(x, dtype=object)
@@ -234,11 +247,12 @@ def code_value(code: int, fmt):
     return -value if neg else value
 
 
-def encode_values(values, fmt, rounding, overflow, rnd, R, shape):
+def encode_values(values, fmt, rounding, overflow, rnd, R, shape, spec=None):
     """Codes of a flat sequence of numbers, each rounded once by the core on
     the exact (Python int) engine; ``rnd`` holds the random integers of a
-    stochastic mode (empty otherwise), ``shape`` is only for error messages."""
-    spec = fmt.exact_spec
+    stochastic mode (empty otherwise), ``shape`` is only for error messages;
+    ``spec``: ``fmt.exact_spec`` or a variant of it (a NaN policy)."""
+    spec = fmt.exact_spec if spec is None else spec
     wide = fmt.width > 64
     out = np.empty(len(values), dtype=object if wide else np.uint64)
     for i, x in enumerate(values):

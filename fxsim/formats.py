@@ -11,10 +11,16 @@ Spellings accepted by :func:`format` (and the CLI):
   them after the binary point (F may be negative or exceed W): ``s16.8``;
   a trailing ``n`` (or ``_narrow``) is the narrowed, symmetric range:
   ``s8.0n`` is int8 limited to [-127, 127];
-* floating point ``eXmY[bB][fn|fnuz|fnu|finite|ieee][_nosub]``: X exponent
+* floating point ``[u]eXmY[bB][fn|fnuz|fnu|finite|ieee][_nosub]``: X exponent
   bits, Y fraction bits, optional bias B, the use of the top codes (default
-  ``ieee``; ``fnu`` is the unsigned exponent-only E8M0 kind) and
-  ``_nosub`` for no subnormals: ``e5m2``, ``e4m3b11fnuz``, ``e3m3_finite``.
+  ``ieee``) and ``_nosub`` for no subnormals: ``e5m2``, ``e4m3b11fnuz``,
+  ``e3m3_finite``.  Unsigned floats (no sign bit): a leading ``u`` or, for
+  the ``fn`` kind, ml_dtypes' suffix ``fnu``: ``e5m3fnu``, ``ue5m2ieee``,
+  ``ue2m1_finite``; ``e8m0fnu`` (no fraction bits) is the E8M0 kind;
+* aliases (``bf16``, ``fp16``, ``fp32``, ``tf32``, ``fp8_e4m3`` = OCP
+  ``float8_e4m3fn``, ``int4``, ...), TI's Q notation (``Q3.12`` = ``s16.12``)
+  and numpy / ml_dtypes / torch dtypes (``ml_dtypes.float8_e4m3fn``): see
+  :mod:`fxsim.aliases`.  An unknown name's error suggests the closest names.
 """
 from __future__ import annotations
 
@@ -44,8 +50,8 @@ class _Format:
 
     @property
     def min(self) -> float:
-        """Most negative finite value (0 if unsigned fixed point; the smallest
-        scale for E8M0), as the nearest float."""
+        """Most negative finite value (0 if unsigned, fixed point or float;
+        the smallest scale for E8M0), as the nearest float."""
         return _frac_to_float(self.min_exact)
 
     @property
@@ -183,6 +189,19 @@ class FloatFormat(_Format):
     With ``subnormals=False`` values below the smallest normal round onto
     {0, smallest normal}, and codes with exponent field 0 read as zero.
     Codes are at most 64 bits wide.
+
+    ``signed=False``: no sign bit (``exp + man`` bits), for the kinds
+    ``fn`` (NaN all ones: ml_dtypes' ``float8_e5m3fnu``, NVFP4's scale
+    ``ue4m3``), ``ieee`` with ``man >= 1`` (inf and NaN) and ``finite``;
+    not ``fnuz`` (its NaN is the -0 pattern) nor ``ieee`` without fraction
+    bits (no NaN).  E8M0 is the unsigned ``fn`` rule without fraction bits:
+    ``FloatFormat(8, 0, special="fn", signed=False)`` *is* ``special="e8m0"``
+    (whose exponent field 0 is the smallest binade: no zero), and
+    ``special="e8m0"`` is always unsigned.  What an unsigned float does
+    with a value below its range -- a negative value (not -0, which is
+    +0), -inf, and E8M0's zero -- is in ``_kernels.specialize``: ``nan``
+    and ``ieee`` give NaN (as ml_dtypes), ``saturate`` the least code 0
+    (+0; E8M0's 2**-127), ``raise`` an OverflowError.
     """
 
     exp: int
@@ -190,6 +209,7 @@ class FloatFormat(_Format):
     bias: int | None = None
     subnormals: bool = True
     special: str = "ieee"
+    signed: bool = True
 
     def __post_init__(self):
         for field in ("exp", "man") + (("bias",) if self.bias is not None else ()):
@@ -205,6 +225,17 @@ class FloatFormat(_Format):
             raise ValueError(f"FloatFormat needs exp >= 1 and man >= 0, got exp={self.exp}, man={self.man}")
         if self.exp > 30:
             raise ValueError(f"FloatFormat exp={self.exp} is too large (at most 30 exponent bits)")
+        signed = bool(self.signed) and special != "e8m0"
+        if not signed:
+            if special == "fn" and self.man == 0:
+                special = "e8m0"  # the unsigned fn rule without fraction bits: E8M0
+            if special not in specialize.unsigned_kinds(self.man):
+                raise ValueError(
+                    f"FloatFormat special={special!r} with man={self.man} cannot be unsigned: "
+                    f"{specialize.why_signed(special)}; unsigned kinds: "
+                    f"{', '.join(specialize.unsigned_kinds(1))} (ieee with man >= 1)")
+        object.__setattr__(self, "signed", signed)
+        object.__setattr__(self, "special", special)
         if special == "e8m0":
             if self.man != 0:
                 raise ValueError(f"FloatFormat special='e8m0' is exponent-only: man must be 0, got {self.man}")
@@ -216,10 +247,6 @@ class FloatFormat(_Format):
         object.__setattr__(self, "subnormals", bool(self.subnormals))
 
     is_float = True
-
-    @property
-    def signed(self) -> bool:
-        return self.special != "e8m0"
 
     @property
     def width(self) -> int:
@@ -256,7 +283,10 @@ class FloatFormat(_Format):
 
     @property
     def min_exact(self) -> Fraction:
-        return -self.max_exact if self.signed else self.tiny_exact
+        """-max if signed; E8M0's smallest scale; 0 for the other unsigned floats."""
+        if self.signed:
+            return -self.max_exact
+        return self.tiny_exact if self.special == "e8m0" else Fraction(0)
 
     @property
     def tiny_exact(self) -> Fraction:
@@ -290,7 +320,11 @@ class FloatFormat(_Format):
         text = f"e{self.exp}m{self.man}"
         if self.bias != _default_bias(self.exp, self.special):
             text += f"b{self.bias}"
-        text += {"ieee": "", "fn": "fn", "fnuz": "fnuz", "finite": "_finite", "e8m0": "fnu"}[self.special]
+        if self.signed or self.special in ("fn", "e8m0"):
+            text += {"ieee": "", "fn": "fnu" if not self.signed else "fn", "fnuz": "fnuz",
+                     "finite": "_finite", "e8m0": "fnu"}[self.special]
+        else:  # unsigned ieee / finite: a leading u, the kind spelled out
+            text = "u" + text + {"ieee": "ieee", "finite": "_finite"}[self.special]
         if not self.subnormals and self.special != "e8m0":
             text += "_nosub"
         return text
@@ -303,6 +337,8 @@ class FloatFormat(_Format):
             parts.append("subnormals=False")
         if self.special != "ieee":
             parts.append(f"special={self.special!r}")
+        if not self.signed and self.special != "e8m0":
+            parts.append("signed=False")
         return f"FloatFormat({', '.join(parts)})"
 
 
@@ -335,15 +371,16 @@ def _make_spec(fmt, exact: bool) -> core.Spec:
             False, I(fmt.word), I(fmt.frac), U(fmt.int_max), U(-fmt.int_min), U(mask),
             I(0), I(0), I(0), I(0), False, U(0),
             U(1 << (fmt.word - 1) if fmt.signed else 0),
-            False, U(0), False, U(0), False, False, False)
+            False, U(0), False, U(0), False, False, False, False, U(0))
     kind, exp, man = fmt.special, fmt.exp, fmt.man
     sign_bit = 1 << (fmt.width - 1) if fmt.signed else 0
     return core.Spec(
         True, I(fmt.width), I(0), U(0), U(0), U(mask),
         I(man), I(fmt.bias), I(fmt.emin), I((1 << exp) - 1), fmt.subnormals, U(fmt.max_code),
         U(sign_bit), fmt.has_inf, U(specialize.inf_magnitude(exp, man)), fmt.has_nan,
-        U(specialize.canonical_nan(kind, exp, man, sign_bit)), specialize.nan_signed(kind),
-        specialize.negzero(kind), specialize.nozero(kind))
+        U(specialize.canonical_nan(kind, exp, man, sign_bit)),
+        specialize.nan_signed(kind) and fmt.signed, specialize.negzero(kind) and fmt.signed,
+        specialize.nozero(kind), False, U(0))
 
 
 # ---------------------------------------------------------------- presets
@@ -358,50 +395,75 @@ float6_e3m2fn = FloatFormat(3, 2, special="finite")
 float6_e2m3fn = FloatFormat(2, 3, special="finite")
 float4_e2m1fn = FloatFormat(2, 1, special="finite")
 float8_e8m0fnu = FloatFormat(8, 0, special="e8m0")
+# ml_dtypes 0.7's float8_e5m3fnu: bias 15, subnormals, no inf, NaN 0xFF, max 0xFE = 114688
+float8_e5m3fnu = FloatFormat(5, 3, special="fn", signed=False)
+# NVFP4's block scale UE4M3: the e4m3fn codes with sign bit 0 (7 bits; max 0x7E = 448,
+# 0x7F NaN), as torchao stores it (torch.float8_e4m3fn of a value clamped to [2**-6, 448])
+ue4m3 = FloatFormat(4, 3, special="fn", signed=False)
 bfloat16 = FloatFormat(8, 7)
 float16 = FloatFormat(5, 10)
 float32 = FloatFormat(8, 23)
 float64 = FloatFormat(11, 52)
 int8, int16, int32, int64 = (FixedFormat(w, 0) for w in (8, 16, 32, 64))
 uint8, uint16, uint32, uint64 = (FixedFormat(w, 0, signed=False) for w in (8, 16, 32, 64))
+# ml_dtypes 0.7's int1 [-1, 0], int2 [-2, 1], uint1 [0, 1], uint2 [0, 3]
+int1, int2 = FixedFormat(1, 0), FixedFormat(2, 0)
+uint1, uint2 = FixedFormat(1, 0, signed=False), FixedFormat(2, 0, signed=False)
 
 PRESETS = {
     name: globals()[name]
     for name in (
         "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e4m3b11fnuz",
         "float8_e3m4", "float8_e4m3", "float6_e3m2fn", "float6_e2m3fn", "float4_e2m1fn",
-        "float8_e8m0fnu", "bfloat16", "float16", "float32", "float64",
+        "float8_e8m0fnu", "float8_e5m3fnu", "ue4m3", "bfloat16", "float16", "float32", "float64",
         "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+        "int1", "int2", "uint1", "uint2",
     )
 }
 
 _FIXED_RE = re.compile(r"^([su])(\d+)\.(-?\d+)(n|_narrow)?$")
-_FLOAT_RE = re.compile(r"^e(\d+)m(\d+)(?:_?b(-?\d+))?(?:_?(fnuz|fnu|fn|finite|ieee))?(_?nosub)?$")
+_FLOAT_RE = re.compile(r"^(u)?e(\d+)m(\d+)(?:_?b(-?\d+))?(?:_?(fnuz|fnu|fn|finite|ieee))?(_?nosub)?$")
 
 
 def format(spec) -> FixedFormat | FloatFormat:  # noqa: A001 (numpy-like name)
     """A format from a format object or a name (see the module docstring)."""
     if isinstance(spec, (FixedFormat, FloatFormat)):
         return spec
+    if isinstance(spec, str) and spec in PRESETS:  # the common case, before any import
+        return PRESETS[spec]
+    from . import aliases  # names users type: aliases, Q notation, dtypes, did-you-mean
     if not isinstance(spec, str):
-        raise ValueError(f"a format is a FixedFormat, a FloatFormat or a name; got {spec!r}")
+        name = aliases.dtype_name(spec)  # numpy, ml_dtypes and torch dtypes
+        if name is None:
+            raise ValueError(f"a format is a FixedFormat, a FloatFormat, a name or a numpy/ml_dtypes/"
+                             f"torch dtype; got {spec!r}")
+        spec = name
     text = spec.strip().lower()
     if text in PRESETS:
         return PRESETS[text]
     for name, fmt in PRESETS.items():
         if name.startswith("float") and name.split("_", 1)[-1] == text:
             return fmt
+    if aliases.resolve(text) is not None:
+        return format(aliases.resolve(text))
+    q = aliases.q_notation(text)
+    if q is not None:
+        return FixedFormat(q[0], q[1], signed=q[2])
     match = _FIXED_RE.match(text)
     if match:
         sign, word, frac, narrow = match.groups()
         return FixedFormat(int(word), int(frac), signed=(sign == "s"), narrow=narrow is not None)
     match = _FLOAT_RE.match(text)
     if match:
-        exp, man, bias, special, nosub = match.groups()
-        special = {"fnu": "e8m0", None: "ieee"}.get(special, special)
+        unsigned, exp, man, bias, special, nosub = match.groups()
+        signed = not (unsigned or special == "fnu")  # fnu: unsigned fn (E8M0 if man == 0)
+        special = {"fnu": "fn", None: "ieee"}.get(special, special)
         return FloatFormat(int(exp), int(man), None if bias is None else int(bias),
-                           subnormals=not nosub, special=special)
+                           subnormals=not nosub, special=special, signed=signed)
+    close = aliases.suggestions(text, [*PRESETS, *(n.split("_", 1)[-1] for n in PRESETS
+                                                  if n.startswith("float")), *aliases.ALIASES])
+    maybe = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
     raise ValueError(
-        f"unknown format {spec!r}: use a preset ({', '.join(PRESETS)}), "
-        "'sW.F'/'uW.F' for fixed point (e.g. 's16.8'; 's8.0n' for the narrowed range), or 'eXmY[bB][fn|fnuz|fnu|finite][_nosub]' "
+        f"unknown format {spec!r}: {maybe}use a preset ({', '.join(PRESETS)}), "
+        "'sW.F'/'uW.F' for fixed point (e.g. 's16.8'; 's8.0n' for the narrowed range), or '[u]eXmY[bB][fn|fnuz|fnu|finite|ieee][_nosub]' "
         "for floating point (e.g. 'e4m3fn')")

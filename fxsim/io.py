@@ -1,35 +1,32 @@
 """Test vectors in and out: bit patterns for hardware testbenches, and a diff.
 
-Text files hold one code (the unsigned integer a register holds) per line,
-in the row-major order of the flattened array:
+This module is the public face of fxsim's file I/O; the pieces live beside it:
 
-* :func:`write_memh` / :func:`read_memh`: Verilog ``$readmemh``, zero-padded
-  lower-case hex, ``ceil(width/4)`` digits;
-* :func:`write_memb` / :func:`read_memb`: ``$readmemb``, ``width`` binary digits;
-* :func:`write_coe` / :func:`read_coe`: Xilinx ``.coe`` (radix 2 or 16 written,
-  2, 10 or 16 read).
+* memory files (:mod:`fxsim.io_memory`): :func:`write_memh` /
+  :func:`read_memh` (Verilog ``$readmemh``), :func:`write_memb` /
+  :func:`read_memb` (``$readmemb``), :func:`write_coe` / :func:`read_coe`
+  (Xilinx ``.coe``, radix 2, 10 or 16) -- one code per word or ``lanes``
+  codes packed per word (LSB-first by default), ``@address`` lines, a
+  header comment, ``x``/``z`` digits of a device's dump;
+* :func:`write_sv_package` (:mod:`fxsim.io_sv`): small tables as a
+  SystemVerilog package of ``localparam`` arrays;
+* integer views (:mod:`fxsim.io_ints`): :func:`to_ints` / :func:`from_ints`
+  (nested Python ints for cocotb, unsigned or two's complement) and
+  :func:`int_values` (the exact values of an integer-valued result as ints,
+  never through float64);
+* here: :func:`write_npz` / :func:`read_npz` keep several arrays with their
+  formats spelled out field by field in a JSON manifest (key
+  ``"__manifest__"``, a uint8 array, so ``numpy.load(allow_pickle=False)``
+  reads the file), plus the rounding, overflow, seeds and layer names that
+  produced them; :func:`read_values` reads numbers to encode (``.npy``, or
+  ``.csv``/``.txt`` text read exactly) and :func:`read_codes` any of these
+  files by extension.
 
-Readers skip blank lines and ``//`` comments (``.coe``: lines starting with
-``;``), accept several whitespace-separated codes on a line and ``_`` inside
-a number (as Verilog does), and refuse ``@address`` lines.  Every code is
-checked against the format; an error names the file, the line number, the
-text and the format.  A file holds codes only, so the reader is told the
-format (and optionally a shape).
-
-:func:`write_npz` / :func:`read_npz` keep several arrays with their formats
-spelled out field by field in a JSON manifest (key ``"__manifest__"``, a uint8
-array, so ``numpy.load(allow_pickle=False)`` reads the file), plus the
-rounding, overflow, seeds and layer names that produced them.
-
-:func:`to_ints` / :func:`from_ints` give nested Python ints (for cocotb);
-:func:`read_values` reads numbers to encode (``.npy``, or ``.csv``/``.txt``
-text read exactly) and :func:`read_codes` any of these files by extension.
 :func:`diff`, which compares a golden array of codes with a device's, lives
 in :mod:`fxsim.diff` and is re-exported here.
 """
 from __future__ import annotations
 
-import bisect
 import decimal
 import json
 import math
@@ -40,269 +37,23 @@ import numpy as np
 
 from . import exact, runtime
 from . import formats as _formats
-from .array import QArray, bits_dtype, wrap_codes
+from .array import QArray, bits_dtype
 from .diff import DiffReport, Mismatch, diff, ulp_key  # noqa: F401  (fxsim.io.diff since the start)
+from .io_ints import codes_of, from_ints, int_values, to_ints  # noqa: F401
+from .io_memory import read_coe, read_memb, read_memh, write_coe, write_memb, write_memh  # noqa: F401
+from .io_sv import write_sv_package  # noqa: F401
 from .modes import Overflow, Rounding
 
-__all__ = ["DiffReport", "Mismatch", "diff", "from_ints", "read_codes", "read_coe", "read_memb",
-           "read_memh", "read_npz", "read_values", "to_ints", "write_coe", "write_memb", "write_memh",
-           "write_npz"]
+__all__ = ["DiffReport", "Mismatch", "diff", "from_ints", "int_values", "read_codes", "read_coe",
+           "read_memb", "read_memh", "read_npz", "read_values", "to_ints", "write_coe", "write_memb",
+           "write_memh", "write_npz", "write_sv_package"]
 
 MANIFEST_KEY = "__manifest__"
 MANIFEST_SCHEMA = 1
 
 
-# ------------------------------------------------------------------ helpers
-def _codes(q_or_bits, fmt, what):
-    """(flat list of Python int codes, shape, format) of a QArray or of integer codes + fmt."""
-    if isinstance(q_or_bits, QArray):
-        if fmt is not None and _formats.format(fmt) != q_or_bits.fmt:
-            raise ValueError(f"{what}: the QArray is in format {q_or_bits.fmt.name}, "
-                             f"not the format {_formats.format(fmt).name} given")
-        q = q_or_bits
-    else:
-        if fmt is None:
-            raise ValueError(f"{what}: give fmt= for raw integer codes (or pass a QArray)")
-        q = QArray(q_or_bits, fmt)  # checks every code is in [0, 2**width)
-    return [int(c) for c in q.bits.reshape(-1).tolist()], q.bits.shape, q.fmt
-
-
 def _hex_digits(fmt) -> int:
     return max(1, -(-fmt.width // 4))
-
-
-def _hex(code: int, fmt) -> str:
-    return f"{code:0{_hex_digits(fmt)}x}"
-
-
-def _bin(code: int, fmt) -> str:
-    return f"{code:0{fmt.width}b}"
-
-
-def _finish(codes, fmt, shape, source):
-    """A QArray of ``codes`` (already range-checked) with ``shape``."""
-    arr = np.empty(len(codes), dtype=bits_dtype(fmt))
-    if arr.dtype == object:
-        arr[:] = codes
-    elif len(codes):
-        arr[:] = np.asarray(codes, dtype=np.uint64)
-    if shape is not None:
-        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
-        if math.prod(shape) != len(codes):
-            raise ValueError(f"{source}: holds {len(codes)} codes of format {fmt.name}, "
-                             f"which do not fill shape {shape}")
-        arr = arr.reshape(shape)
-    return wrap_codes(arr, fmt)
-
-
-def _parse_code(token: str, base: int, fmt, source: str, lineno: int, line: str) -> int:
-    digits = token.replace("_", "")
-    allowed = {2: "01", 10: "0123456789", 16: "0123456789abcdefABCDEF"}[base]
-    if not digits or any(ch not in allowed for ch in digits):
-        raise ValueError(f"{source}, line {lineno}: {line.strip()!r}: {token!r} is not a "
-                         f"base-{base} code (format {fmt.name})")
-    code = int(digits, base)
-    if code >= 1 << fmt.width:
-        raise ValueError(f"{source}, line {lineno}: {line.strip()!r}: code {token!r} is out of range "
-                         f"for format {fmt.name} (codes are below 2**{fmt.width})")
-    return code
-
-
-def _read_lines(path):
-    with open(path, encoding="ascii", errors="strict") as fh:
-        return fh.read().splitlines()
-
-
-_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-
-
-def _spelled(q_or_bits, fmt, base, what, sep="\n") -> tuple[bytes, int]:
-    """The codes zero-padded in base 2 or 16, each followed by ``sep``, as
-    ASCII bytes, and their count.  Codes held in uint8..uint64 are spelled
-    digit by digit with numpy (millions per second); wider ones one by one."""
-    if isinstance(q_or_bits, QArray) and q_or_bits.bits.dtype != object and (
-            fmt is None or _formats.format(fmt) == q_or_bits.fmt):
-        fmt = q_or_bits.fmt
-        codes = q_or_bits.bits.reshape(-1).astype(np.uint64)
-        bits_per_digit = 4 if base == 16 else 1
-        ndig = _hex_digits(fmt) if base == 16 else fmt.width
-        shifts = np.arange(ndig - 1, -1, -1, dtype=np.uint64) * np.uint64(bits_per_digit)
-        table = np.empty((codes.size, ndig + len(sep)), dtype=np.uint8)
-        table[:, :ndig] = _DIGITS[(codes[:, None] >> shifts) & np.uint64(2 ** bits_per_digit - 1)]
-        table[:, ndig:] = np.frombuffer(sep.encode("ascii"), dtype=np.uint8)
-        return table.tobytes(), int(codes.size)
-    codes, _, fmt = _codes(q_or_bits, fmt, what)
-    spell = _hex if base == 16 else _bin
-    return "".join(spell(c, fmt) + sep for c in codes).encode("ascii"), len(codes)
-
-
-# ------------------------------------------------------------------ memh / memb
-def _write_mem(path, q_or_bits, fmt, base, what):
-    data, _ = _spelled(q_or_bits, fmt, base, what)
-    with open(path, "wb") as fh:
-        fh.write(data)
-
-
-_DIGIT_VALUE = np.full(256, 255, dtype=np.uint8)
-for _i, _c in enumerate(b"0123456789abcdef"):
-    _DIGIT_VALUE[_c] = _i
-    _DIGIT_VALUE[bytes([_c]).upper()[0]] = _i
-
-
-def _fast_codes(text: str, base: int, fmt):
-    """The codes of plain text (tokens of digits only) as a uint64 array, or
-    None when the text needs the line-by-line reader (comments, ``_``, ``@``,
-    a bad or out-of-range token: that reader names the line)."""
-    if fmt.width > 64 or "//" in text or "_" in text or "@" in text:
-        return None
-    tokens = text.split()
-    if not tokens:
-        return np.zeros(0, dtype=np.uint64)
-    try:
-        raw = np.array(tokens, dtype="S")
-    except UnicodeEncodeError:
-        return None
-    if raw.itemsize > (16 if base == 16 else 64) + 8:
-        return None
-    chars = raw.view(np.uint8).reshape(len(tokens), raw.itemsize)
-    digits = _DIGIT_VALUE[chars]
-    present = chars != 0
-    if np.any(present & (digits >= base)):
-        return None
-    value = np.zeros(len(tokens), dtype=np.uint64)
-    top = np.zeros(len(tokens), dtype=bool)  # would the next digit overflow 64 bits?
-    for col in range(raw.itemsize):
-        here = present[:, col]
-        top |= here & (value >= np.uint64(1 << (64 - (4 if base == 16 else 1))))
-        value = np.where(here, value * np.uint64(base) + digits[:, col], value)
-    if np.any(top) or (fmt.width < 64 and np.any(value >= np.uint64(1 << fmt.width))):
-        return None
-    return value
-
-
-def _read_mem(path, fmt, shape, base, what):
-    fmt = _formats.format(fmt)
-    source = f"{what}({os.fspath(path)!r})"
-    with open(path, encoding="ascii", errors="strict") as fh:
-        fast = _fast_codes(fh.read(), base, fmt)
-    if fast is not None:
-        return _finish(fast, fmt, shape, source)
-    codes = []
-    for lineno, line in enumerate(_read_lines(path), start=1):
-        body = line.split("//", 1)[0]
-        for token in body.split():
-            if token.startswith("@"):
-                raise ValueError(f"{source}, line {lineno}: {line.strip()!r}: @address lines are "
-                                 f"not supported (format {fmt.name}); write the codes in order")
-            codes.append(_parse_code(token, base, fmt, source, lineno, line))
-    return _finish(codes, fmt, shape, source)
-
-
-def write_memh(path, q_or_bits, fmt=None) -> None:
-    """Write codes for Verilog ``$readmemh``: one per line, zero-padded hex
-    (``ceil(width/4)`` lower-case digits), row-major order.
-
-    ``q_or_bits`` is a QArray, or integer codes together with ``fmt``."""
-    _write_mem(path, q_or_bits, fmt, 16, "write_memh")
-
-
-def read_memh(path, fmt, shape=None) -> QArray:
-    """Read a ``$readmemh`` file of codes of ``fmt`` (1-D, or ``shape``)."""
-    return _read_mem(path, fmt, shape, 16, "read_memh")
-
-
-def write_memb(path, q_or_bits, fmt=None) -> None:
-    """Write codes for Verilog ``$readmemb``: one per line, ``width`` binary digits."""
-    _write_mem(path, q_or_bits, fmt, 2, "write_memb")
-
-
-def read_memb(path, fmt, shape=None) -> QArray:
-    """Read a ``$readmemb`` file of codes of ``fmt`` (1-D, or ``shape``)."""
-    return _read_mem(path, fmt, shape, 2, "read_memb")
-
-
-# ------------------------------------------------------------------ coe
-_COE_KEY = re.compile(r"^\s*(memory_initialization_radix|memory_initialization_vector)\s*=(.*)$", re.I)
-
-
-def write_coe(path, q, radix=16, *, fmt=None) -> None:
-    """Write a Xilinx ``.coe`` file: ``memory_initialization_radix=R;``, then
-    ``memory_initialization_vector=`` and the codes (radix 2 or 16, zero-padded),
-    one per line, separated by commas, the last ending with ``;``."""
-    if radix not in (2, 16):
-        raise ValueError(f"write_coe: radix must be 2 or 16, got {radix!r}")
-    data, count = _spelled(q, fmt, radix, "write_coe", sep=",\n")
-    body = b"\n" + data[:-2] if count else b""
-    with open(path, "wb") as fh:
-        fh.write(f"memory_initialization_radix={radix};\nmemory_initialization_vector=".encode("ascii")
-                 + body + b";\n")
-
-
-def read_coe(path, fmt, shape=None) -> QArray:
-    """Read a Xilinx ``.coe`` file of codes of ``fmt`` (radix 2, 10 or 16)."""
-    fmt = _formats.format(fmt)
-    source = f"read_coe({os.fspath(path)!r})"
-    radix = None
-    in_vector = done = False
-    text, starts = "", []  # the vector's text; (offset, lineno, line) where each line begins
-    last = (0, "")
-    for lineno, line in enumerate(_read_lines(path), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("//") or (stripped.startswith(";") and not in_vector):
-            continue
-        where = f"{source}, line {lineno}: {stripped!r}"
-        if done:
-            raise ValueError(f"{where}: text after the vector's closing ';' (format {fmt.name})")
-        rest = line
-        if not in_vector:
-            match = _COE_KEY.match(line)
-            if not match:
-                raise ValueError(f"{where}: expected memory_initialization_radix=R; or "
-                                 f"memory_initialization_vector= (format {fmt.name})")
-            key, rest = match.group(1).lower(), match.group(2)
-            if key == "memory_initialization_radix":
-                value = rest.strip()
-                if not value.endswith(";") or value[:-1].strip() not in ("2", "10", "16"):
-                    raise ValueError(f"{where}: the radix must be 2, 10 or 16, ending with ';' "
-                                     f"(format {fmt.name})")
-                radix = int(value[:-1])
-                continue
-            if radix is None:
-                raise ValueError(f"{where}: memory_initialization_radix must come before the "
-                                 f"vector (format {fmt.name})")
-            in_vector = True
-        if "@" in rest:
-            raise ValueError(f"{where}: @address lines are not supported (format {fmt.name})")
-        if ";" in rest:
-            rest, tail = rest.split(";", 1)
-            if tail.strip():
-                raise ValueError(f"{where}: text after the vector's closing ';' (format {fmt.name})")
-            done = True
-        starts.append((len(text), lineno, stripped))
-        text += rest + "\n"
-        last = (lineno, stripped)
-    if not in_vector:
-        raise ValueError(f"{source}: no memory_initialization_vector (format {fmt.name})")
-    if not done:
-        raise ValueError(f"{source}, line {last[0]}: {last[1]!r}: the vector does not end with ';' "
-                         f"(format {fmt.name})")
-    codes = []
-    if text.strip():
-        offsets = [s[0] for s in starts]
-        pos = 0
-        for field in text.split(","):
-            lead = len(field) - len(field.lstrip())
-            _, lineno, line = starts[max(0, bisect.bisect_right(offsets, pos + lead) - 1)]
-            token = field.strip()
-            if not token:
-                raise ValueError(f"{source}, line {lineno}: {line!r}: an empty code between commas "
-                                 f"(format {fmt.name})")
-            if len(token.split()) != 1:
-                raise ValueError(f"{source}, line {lineno}: {line!r}: codes must be separated by "
-                                 f"commas, got {token!r} (format {fmt.name})")
-            codes.append(_parse_code(token, radix, fmt, source, lineno, line))
-            pos += len(field) + 1
-    return _finish(codes, fmt, shape, source)
 
 
 # ------------------------------------------------------------------ npz + manifest
@@ -310,8 +61,12 @@ def format_fields(fmt) -> dict:
     """Every field of ``fmt``, as JSON-ready values (what the manifest stores)."""
     fmt = _formats.format(fmt)
     if fmt.is_float:
-        return {"kind": "float", "name": fmt.name, "width": fmt.width, "exp": fmt.exp, "man": fmt.man,
-                "bias": fmt.bias, "subnormals": fmt.subnormals, "special": fmt.special}
+        fields = {"kind": "float", "name": fmt.name, "width": fmt.width, "exp": fmt.exp,
+                  "man": fmt.man, "bias": fmt.bias, "subnormals": fmt.subnormals,
+                  "special": fmt.special}
+        if not fmt.signed and fmt.special != "e8m0":  # only when set (E8M0 is always unsigned)
+            fields["signed"] = False
+        return fields
     fields = {"kind": "fixed", "name": fmt.name, "width": fmt.width, "word": fmt.word,
               "frac": fmt.frac, "signed": fmt.signed}
     if fmt.narrow:  # only when set: manifests of ordinary formats stay as they were
@@ -325,7 +80,8 @@ def format_from_fields(fields: dict, where: str = "manifest"):
         kind = fields["kind"]
         if kind == "float":
             fmt = _formats.FloatFormat(fields["exp"], fields["man"], bias=fields["bias"],
-                                       subnormals=fields["subnormals"], special=fields["special"])
+                                       subnormals=fields["subnormals"], special=fields["special"],
+                                       signed=fields.get("signed", True))
         elif kind == "fixed":
             fmt = _formats.FixedFormat(fields["word"], fields["frac"], signed=fields["signed"],
                                        narrow=fields.get("narrow", False))
@@ -553,13 +309,19 @@ def _exact_text_values(path, floats, delimiter):
     return out
 
 
-def read_codes(path, fmt=None, *, array=None, shape=None) -> QArray:
+def read_codes(path, fmt=None, *, array=None, shape=None, lanes=1, lane_order="lsb",
+               with_unknown=False):
     """Bit patterns from any file fxsim writes, chosen by extension
     (:data:`CODE_FILES`): memh/hex/mem, memb, coe and npy need ``fmt``; an
     ``.npz`` carries its formats (``array`` picks one when it holds several;
-    ``fmt``, if given, must match)."""
+    ``fmt``, if given, must match).  ``lanes``/``lane_order`` read packed
+    memory words (text files only); ``with_unknown=True`` returns
+    ``(q, unknown bits)`` (see :mod:`fxsim.io_memory`; all zero for .npz/.npy)."""
     where = os.fspath(path)
     ext = os.path.splitext(where)[1].lower()
+    if ext in (".npz", ".npy") and lanes != 1:
+        raise ValueError(f"read_codes({where!r}): lanes={lanes!r} is for text memory files; "
+                         f"a {ext} file holds one code per element")
     if ext == ".npz":
         arrays, _ = read_npz(path)
         if array is None:
@@ -573,7 +335,8 @@ def read_codes(path, fmt=None, *, array=None, shape=None) -> QArray:
         if fmt is not None and _formats.format(fmt) != q.fmt:
             raise ValueError(f"read_codes({where!r}): array {array!r} is in format {q.fmt.name}, "
                              f"not {_formats.format(fmt).name}")
-        return q if shape is None else q.reshape(shape)
+        q = q if shape is None else q.reshape(shape)
+        return (q, np.zeros(q.shape, q.bits.dtype)) if with_unknown else q
     if ext not in CODE_FILES:
         raise ValueError(f"read_codes({where!r}): unknown extension {ext!r}; known: "
                          + ", ".join(f"{e} ({what})" for e, what in CODE_FILES.items()))
@@ -585,31 +348,8 @@ def read_codes(path, fmt=None, *, array=None, shape=None) -> QArray:
         if arr.dtype.kind not in "iu":
             raise ValueError(f"read_codes({where!r}): dtype {arr.dtype}; codes must be integers "
                              f"(format {_formats.format(fmt).name})")
-        q = QArray(arr.astype(np.uint64) if arr.dtype.kind == "i" and (arr >= 0).all() else arr, fmt)
-        return q if shape is None else q.reshape(shape)
+        q = from_ints(arr, fmt, what=f"read_codes({where!r})")
+        q = q if shape is None else q.reshape(shape)
+        return (q, np.zeros(q.shape, q.bits.dtype)) if with_unknown else q
     reader = {".memb": read_memb, ".coe": read_coe}.get(ext, read_memh)
-    return reader(path, fmt, shape)
-
-
-# ------------------------------------------------------------------ cocotb
-def to_ints(q, fmt=None) -> list:
-    """The codes as nested Python lists of ints (a 0-d array gives one int)."""
-    if isinstance(q, QArray):
-        if fmt is not None and _formats.format(fmt) != q.fmt:
-            raise ValueError(f"to_ints: the QArray is in format {q.fmt.name}, not {_formats.format(fmt).name}")
-    else:
-        if fmt is None:
-            raise ValueError("to_ints: give fmt= for raw integer codes (or pass a QArray)")
-        q = QArray(q, fmt)
-    out = q.bits.tolist()
-    return _intify(out)
-
-
-def _intify(x):
-    return [_intify(v) for v in x] if isinstance(x, list) else int(x)
-
-
-def from_ints(values, fmt) -> QArray:
-    """A QArray of the codes ``values`` (nested lists of ints) in ``fmt``; every code is checked."""
-    return QArray(values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object),
-                  _formats.format(fmt))
+    return reader(path, fmt, shape, lanes=lanes, lane_order=lane_order, with_unknown=with_unknown)

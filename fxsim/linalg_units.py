@@ -3,14 +3,15 @@ models of tensor cores, and their engine for ``fxsim.matmul(..., order=unit)``.
 
 ``unit = BlockFMA(n, frac, frac_out, min_exp, late_c=False, promote=None)``;
 ``fxsim.matmul(a, b, c=None, order=unit)`` with ``a`` (M, K) and ``b``
-(K, N) QArrays of float8_e4m3fn or float8_e5m2 (any pair) and ``c`` None or
-a float32 QArray broadcastable to (M, N); the result is a float32 QArray
-(M, N).  The model (issue 18; every step exact except where it says
-truncated or rounded):
+(K, N) QArrays of float8_e4m3fn or float8_e5m2 (any pair), or both of one
+of float16, bfloat16, e8m10 (TF32), and ``c`` None or a float32 QArray
+broadcastable to (M, N); the result is a float32 QArray (M, N).  The model
+(issue 18; every step exact except where it says truncated or rounded):
 
-* An FP8 input's exponent is clamped below at its format's emin (e4m3fn -6,
-  e5m2 -14): a subnormal keeps a denormalised significand.  A product's
-  exponent is the sum of its inputs' clamped exponents.
+* An input's exponent is clamped below at its format's emin (e4m3fn -6,
+  e5m2 -14, float16 -14, bfloat16 and e8m10 -126): a subnormal keeps a
+  denormalised significand.  A product's exponent is the sum of its inputs'
+  clamped exponents.
 * Products are taken in blocks of ``n`` consecutive k from k = 0 (the last
   block may be shorter).  Alignment exponent ``E = max(the nonzero
   products' exponents, floor(log2|c|))`` -- c's true exponent, also when it
@@ -34,20 +35,28 @@ truncated or rounded):
   operand, inf * 0 or infinities of both signs, else the infinity.  Finite
   inputs never overflow.
 * Where the issue is silent: K = 0 returns c unchanged (+0 if None; no block
-  runs).
+  runs).  16-bit operands only (products of FP8 values stay below 2**128): a
+  block result of magnitude >= 2**128 is +-inf (the sources' code returns
+  +-Inf when the result's exponent field reaches 255); an infinite chain
+  value passes unchanged through later early-c blocks and enters late-c and
+  promotion additions as an IEEE float32 infinity.
 
 Presets (:data:`UNITS`, sources and maturity in :data:`UNIT_NOTES`):
 ``ada_fp8``, ``hopper_fp8``, ``hopper_fp8_promote128`` and ``b200_fp8`` as
-issue 18 states them.  Not included: FP16/BF16/TF32 tensor-core models of
-V100/T4/A100/H100/B200 (Fasi, Higham, Mikaitis & Pranesh 2021; Khattak &
-Mikaitis, arXiv 2512.07004).  Their parameter sets (block sizes, alignment
-widths, carry bits, normalisation and rounding of c) could not be checked
-against the papers' text while this was written, and those papers define
-further features (extra carry bits, per-format normalisation) this model
-does not have; so the model accepts the FP8 formats only and no unverified
-preset is offered.
+issue 18 states them; the 16-bit and TF32 models of Khattak & Mikaitis
+(arXiv 2512.07004) as their published MATLAB models set them up
+(github.com/north-numerical-computing/MATLAB-tensor-core, models/*TC.m on
+models/tools/Generic_BFMA_TC.m): ``fma`` products per block = n, ``neab``
+extra alignment bits on binary32's 23 fraction bits = frac - 23, final
+rounding 'rz' to binary32 = frac_out 23, products kept denormalised
+(exponent = sum of the clamped input exponents), c aligned with the
+products, ``min_exp_limit`` = min_exp (-1024, i.e. none, gives -160: equal
+values, see UNIT_NOTES).  Not included: T4 (no published model; Fasi et al.
+test it with the A100's vectors), b200_bf16 (the two stored versions of
+B200TC.m differ in min_exp_limit) and b200_tf32 (they differ in the block
+size, 4 or 8).
 
-The engine is one Numba kernel (:mod:`fxsim._kernels.blockfma`), exact by
+FP8 operands run through one Numba kernel (:mod:`fxsim._kernels.blockfma`), exact by
 the bounds :func:`plan` checks: every truncated product is below
 ``2**(frac + 2)`` units of ``2**(E - frac)`` (both significands are below 2
 and the product's exponent is at most E), c below ``2**(frac + 1)``, so a
@@ -56,6 +65,13 @@ int32 lanes when that (without c) is below 2**31, binary64 when below
 2**53, int64 otherwise below 2**63; beyond (blocks longer than about
 2**(61 - frac) products) a Python-integer engine runs.  Results do not
 depend on the number of threads (each output is one thread's work).
+16-bit operands run through :func:`_wide_engine`: NumPy over all outputs at
+once, block by block, in int64 units of ``2**(E - frac)`` (products of
+16-bit values are exact in binary64, scaled by powers of two without
+underflow, and truncated by ``np.trunc``; a block sums below
+``m * 2**(frac + 2) + 2**(frac + 1) < 2**62``, checked; longer blocks raise
+ValueError), with the roundings done by integer operations on binary64
+patterns (no result depends on flush-to-zero modes).
 """
 from __future__ import annotations
 
@@ -76,8 +92,11 @@ from .modes import Rounding
 __all__ = ["BlockFMA", "UNITS", "UNIT_NOTES", "blockfma_matmul", "explain_block", "is_unit"]
 
 _FLOAT32 = _formats.format("float32")
-#: the input formats the model is defined for: name -> (fraction bits, emin)
-INPUTS = {"float8_e4m3fn": (3, -6), "float8_e5m2": (2, -14)}
+#: the input formats the model is defined for: name -> (fraction bits, emin);
+#: FP8 operands pair freely, the others only with their own format
+FP8_INPUTS = {"float8_e4m3fn": (3, -6), "float8_e5m2": (2, -14)}
+WIDE_INPUTS = {"float16": (10, -14), "bfloat16": (7, -126), "e8m10": (10, -126)}
+INPUTS = {**FP8_INPUTS, **WIDE_INPUTS}
 #: exactness limits of the kernel's lanes (log2); tests lower them to reach
 #: the wider paths on small data
 INT32_BITS, FLOAT_BITS, INT64_BITS = 31, 53, 63
@@ -127,7 +146,20 @@ UNITS = {
     "hopper_fp8": BlockFMA(n=32, frac=13, frac_out=13, min_exp=-132),
     "hopper_fp8_promote128": BlockFMA(n=32, frac=13, frac_out=13, min_exp=-132, promote=128),
     "b200_fp8": BlockFMA(n=32, frac=25, frac_out=23, min_exp=-133, late_c=True),
+    # Khattak & Mikaitis' MATLAB models (see UNIT_NOTES): n = fma, frac = 23 + neab
+    "v100_fp16": BlockFMA(n=4, frac=23, frac_out=23, min_exp=-160),
+    "a100_fp16": BlockFMA(n=8, frac=24, frac_out=23, min_exp=-160),
+    "a100_bf16": BlockFMA(n=8, frac=24, frac_out=23, min_exp=-160),
+    "a100_tf32": BlockFMA(n=4, frac=24, frac_out=23, min_exp=-160),
+    "h100_fp16": BlockFMA(n=16, frac=25, frac_out=23, min_exp=-133),
+    "h100_bf16": BlockFMA(n=16, frac=25, frac_out=23, min_exp=-133),
+    "h100_tf32": BlockFMA(n=8, frac=25, frac_out=23, min_exp=-133),
+    "b200_fp16": BlockFMA(n=16, frac=25, frac_out=23, min_exp=-133),
 }
+#: the input format each 16-bit preset models (any format is accepted)
+UNIT_INPUTS = {"v100_fp16": "float16", "a100_fp16": "float16", "a100_bf16": "bfloat16",
+               "a100_tf32": "e8m10", "h100_fp16": "float16", "h100_bf16": "bfloat16",
+               "h100_tf32": "e8m10", "b200_fp16": "float16"}
 _KM = ("Khattak & Mikaitis, 'Accurate Models of NVIDIA Tensor Cores', arXiv 2512.07004 "
        "(ACM TACO 2026); parameters as given in fxsim issue 18")
 UNIT_NOTES = {
@@ -142,6 +174,47 @@ UNIT_NOTES = {
     "b200_fp8": {"source": _KM + " (B200 FP8 mma.sync)",
                  "maturity": "experimental: fits published mma.sync test vectors, not unique"},
 }
+_ML = ("Khattak & Mikaitis, arXiv 2512.07004, as their published MATLAB models set it up "
+       "(github.com/north-numerical-computing/MATLAB-tensor-core, models/{gpu}; "
+       "'def_params.fma = {fma}', 'def_params.neab = {neab}', 'def_params.frmode = 'rz'' for "
+       "binary32 output{extra}); the generic model (models/tools/Generic_BFMA_TC.m) aligns "
+       "every product and c to the largest exponent and truncates them to 23 + neab "
+       "fraction bits, sums exactly and truncates the sum to binary32")
+_MIN = ("; min_exp_limit -1024 (none) here gives min_exp -160: equal values, since where "
+        "they differ c = 0 and each of the block's <= 8 terms is below 2**-159, so its sum "
+        "truncates to zero either way (the sign of such a zero may differ: the MATLAB code "
+        "keeps the sum's sign, this model returns +0)")
+_C126 = ("; one difference in a corner: for a nonzero subnormal c the later MATLAB version "
+         "aligns to c's exponent field (-126), this model (and the earlier version) to "
+         "floor(log2|c|); results can differ only when every product of the block is below "
+         "2**-126 (impossible for float16 operands)")
+_PUB = "published model (the authors' code, validated by them against the GPU)"
+UNIT_NOTES.update({
+    "v100_fp16": {"source": _ML.format(gpu="V100TC.m", fma=4, neab=0, extra="") + _MIN
+                  + "; Fasi, Higham, Mikaitis & Pranesh, PeerJ CS 7:e330 (2021): 4-term "
+                  "fused adds, no guard digits ('Tensor cores do not implement guard digits'"
+                  ", test suite README), round toward zero; their V100 test vectors "
+                  "hold (tests/test_blockfma_16bit.py)", "maturity": _PUB},
+    "a100_fp16": {"source": _ML.format(gpu="A100TC.m", fma=8, neab=1, extra="") + _MIN
+                  + "; Fasi et al.'s T4/A100 binary16 test vectors hold", "maturity": _PUB},
+    "a100_bf16": {"source": _ML.format(gpu="A100TC.m", fma=8, neab=1, extra=" (bf16 keeps "
+                  "the fp16 set-up)") + _MIN + _C126, "maturity": _PUB},
+    "a100_tf32": {"source": _ML.format(gpu="A100TC.m", fma=4, neab=1, extra=" (tf32: "
+                  "'def_params.fma=4')") + _MIN + _C126, "maturity": _PUB},
+    "h100_fp16": {"source": _ML.format(gpu="H100TC.m", fma=16, neab=2, extra=", "
+                  "'def_params.denorm_prd = 1', 'def_params.min_exp_limit = -133'"),
+                  "maturity": _PUB},
+    "h100_bf16": {"source": _ML.format(gpu="H100TC.m", fma=16, neab=2, extra=" (bf16 keeps "
+                  "the fp16 set-up), 'def_params.min_exp_limit = -133'") + _C126,
+                  "maturity": _PUB},
+    "h100_tf32": {"source": _ML.format(gpu="H100TC.m", fma=8, neab=2, extra=" (tf32: "
+                  "'def_params.fma=8'), 'def_params.min_exp_limit = -133'") + _C126,
+                  "maturity": _PUB},
+    "b200_fp16": {"source": _ML.format(gpu="B200TC.m", fma=16, neab=2, extra="; min_exp_limit "
+                  "-133 in one stored version, none in the other: equal values for float16 "
+                  "operands, whose nonzero products have exponents >= -28"),
+                  "maturity": _PUB},
+})
 
 
 def is_unit(order) -> bool:
@@ -152,17 +225,28 @@ def is_unit(order) -> bool:
 # ---------------------------------------------------------------- operands
 @functools.lru_cache(maxsize=None)
 def _tables(fmt):
-    """Per code of an FP8 format: float32 value (0 where not finite),
-    clamped exponent (ZEXP for zeros and non-finite codes), finite flag."""
+    """Per code of an input format: float32 value (0 where not finite),
+    clamped exponent (ZEXP for zeros and non-finite codes; int8 for FP8,
+    int16 otherwise), finite flag, raw float64 value."""
     p, emin = INPUTS[fmt.name]
+    codes = np.arange(1 << fmt.width, dtype=np.uint8 if fmt.width == 8 else np.uint32)
     with np.errstate(invalid="ignore"):
-        v = codec.decode(np.arange(256, dtype=np.uint8), fmt).astype(np.float64)
-    finite = np.isfinite(v)
-    v = np.where(finite, v, 0.0)
+        raw = codec.decode(codes, fmt).astype(np.float64)
+    finite = np.isfinite(raw)
+    v = np.where(finite, raw, 0.0)
     _, ex = np.frexp(np.abs(v))
-    e = np.where(v != 0, np.maximum(ex - 1, emin), kernels.ZEXP).astype(np.int8)
-    raw = codec.decode(np.arange(256, dtype=np.uint8), fmt).astype(np.float64)
-    return v.astype(np.float32), e, finite, raw
+    e = np.where(v != 0, np.maximum(ex - 1, emin), kernels.ZEXP)
+    return v.astype(np.float32), e.astype(np.int8 if fmt.width == 8 else np.int16), finite, raw
+
+
+def _check_pair(fa, fb, name):
+    """FP8 formats pair freely; 16-bit (and TF32) operands must share one
+    format (the sources define those models for one input format)."""
+    if fa.name in FP8_INPUTS and fb.name in FP8_INPUTS or fa == fb and fa.name in INPUTS:
+        return
+    raise ValueError(f"{name}: a BlockFMA unit takes FP8 operands ({' or '.join(FP8_INPUTS)}, "
+                     f"any pair) or a and b both of one of {', '.join(WIDE_INPUTS)}; got a "
+                     f"{fa.name}, b {fb.name}")
 
 
 def _check_operands(a, b, c, name):
@@ -170,12 +254,10 @@ def _check_operands(a, b, c, name):
         if not isinstance(q, QArray):
             raise TypeError(f"{name}: with a BlockFMA order, {what} must be a QArray of "
                             f"{' or '.join(INPUTS)}, got {type(q).__name__}")
-        if q.fmt.name not in INPUTS:
-            raise ValueError(f"{name}: a BlockFMA unit takes {' or '.join(INPUTS)} operands; "
-                             f"{what} is {q.fmt.name}")
         if q.ndim != 2:
             raise ValueError(f"{name}: with a BlockFMA order, {what} must be 2-d, got shape "
                              f"{q.shape}")
+    _check_pair(a.fmt, b.fmt, name)
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"{name}: reduction lengths differ: a {a.shape} has K={a.shape[1]}, "
                          f"b {b.shape} has K={b.shape[0]}")
@@ -293,7 +375,9 @@ def blockfma_matmul(a, b, c, unit, name="matmul") -> QArray:
     m, k = av.shape
     n = bv.shape[1]
     lanes32, wide, python = plan(unit, k)
-    if python:
+    if a.fmt.name in WIDE_INPUTS:
+        res = _wide_engine(av, ea, bv, eb, cv, unit, name)
+    elif python:
         res = _python_engine(av, ea, bv, eb, cv, unit)
     else:
         res = np.empty((m, n))
@@ -305,6 +389,87 @@ def blockfma_matmul(a, b, c, unit, name="matmul") -> QArray:
                                   res)
     bits = _nonfinite(a, b, cbits, _f32_bits(res))
     return wrap_codes(bits, _FLOAT32)
+
+
+# ---------------------------------------------------------------- 16-bit operands
+_MAG = np.int64(0x7FFFFFFFFFFFFFFF)
+
+
+def _rne32(v):
+    """binary64 ``v`` (finite values that are multiples of 2**-149, or
+    +-inf, NaN) rounded to nearest even into float32 values, by integer
+    operations on the bits (+-inf on overflow)."""
+    b = np.ascontiguousarray(v, np.float64).view(np.int64)
+    mag = b & _MAG
+    ex = (mag >> 52) - 1023
+    drop = 29 + np.clip(-126 - ex, 0, 23)
+    half = np.int64(1) << (drop - 1)
+    r = ((mag + half - 1 + ((mag >> drop) & 1)) >> drop) << drop
+    r = np.where(r >= np.int64(128 + 1023) << 52, np.int64(0x7FF) << 52, r)
+    r = np.where((mag == 0) | (ex == 1024), mag, r)
+    return (b & ~_MAG | r).view(np.float64)
+
+
+def _wide_block(x, ex, y, ey, c, unit):
+    """One block step for every output: products x[:, k] * y[k, :]
+    (binary64, exact), clamped exponents ex / ey, chain values c (binary64
+    holding float32 values or +-inf).  Returns the new chain values."""
+    m, n = x.shape[0], y.shape[1]
+    fin = np.isfinite(c)
+    cf = np.where(fin, c, 0.0)
+    E = np.full((m, n), -(1 << 20), np.int64)
+    for kk in range(x.shape[1]):
+        nz = (x[:, kk, None] != 0) & (y[None, kk, :] != 0)
+        E = np.where(nz, np.maximum(E, ex[:, kk, None] + ey[None, kk, :]), E)
+    if not unit.late_c:
+        _, ec = np.frexp(cf)
+        E = np.where(cf != 0, np.maximum(E, ec.astype(np.int64) - 1), E)
+    E = np.maximum(E, unit.min_exp)
+    scale = np.ldexp(1.0, (unit.frac - E).astype(np.int32))   # frac - E in [-253, 200]
+    S = np.zeros((m, n), np.int64)
+    for kk in range(x.shape[1]):             # exact products, exact scaling, truncation
+        S += np.trunc(x[:, kk, None] * y[None, kk, :] * scale).astype(np.int64)
+    if not unit.late_c:
+        S += np.trunc(cf * scale).astype(np.int64)
+    a = np.abs(S)
+    _, bl = np.frexp(a.astype(np.float64))  # bit length of a (< 2**62), fixed below
+    bl = bl - ((np.int64(1) << np.maximum(bl.astype(np.int64) - 1, 0)) > a)
+    ev = np.maximum(bl - 1 + E - unit.frac, -126)          # the sum's exponent, >= -126
+    drop = ev - unit.frac_out - (E - unit.frac)            # low bits below the output grid
+    a = np.where(drop > 62, 0, (a >> np.clip(drop, 0, 62)) << np.clip(drop, 0, 62))
+    t = np.ldexp(np.where(S < 0, -a, a).astype(np.float64),
+                 (E - unit.frac).astype(np.int32)) + 0.0
+    t = np.where(np.abs(t) >= 2.0 ** 128, np.copysign(np.inf, t), t)
+    if unit.late_c:
+        with np.errstate(invalid="ignore"):
+            return _rne32(c + t)
+    return np.where(fin, t, c)
+
+
+def _wide_engine(av, ea, bv, eb, cv, unit, name):
+    """The model for 16-bit operands, all outputs at once (see the module
+    docstring for why it is exact)."""
+    m, k = av.shape
+    blk = min(unit.n, k, unit.promote or k)
+    if (blk << (unit.frac + 2)) + (1 << (unit.frac + 1)) >= 1 << 62:
+        raise ValueError(f"{name}: with 16-bit operands a block must keep its sum below 2**62 "
+                         f"units: n * 2**(frac + 2) < 2**62 - 2**(frac + 1); {unit} with K={k} "
+                         f"has blocks of {blk} products")
+    x, y = av.astype(np.float64), bv.astype(np.float64)
+    ex, ey = ea.astype(np.int64), eb.astype(np.int64)
+    run = unit.promote or max(k, 1)
+    acc = chain = cv
+    for r0 in range(0, k, run):
+        r1 = min(r0 + run, k)
+        if unit.promote:
+            chain = np.zeros_like(cv)
+        for k0 in range(r0, r1, unit.n):
+            k1 = min(k0 + unit.n, r1)
+            chain = _wide_block(x[:, k0:k1], ex[:, k0:k1], y[k0:k1], ey[k0:k1], chain, unit)
+        if unit.promote:
+            with np.errstate(invalid="ignore"):
+                acc = _rne32(acc + chain)
+    return acc if unit.promote else chain
 
 
 # ---------------------------------------------------------------- Python integers
@@ -406,6 +571,7 @@ def explain_block(unit, a, b, c=None, fa="float8_e4m3fn", fb="float8_e4m3fn") ->
         if q.fmt.name not in INPUTS or q.ndim != 1:
             raise ValueError(f"explain_block: {what} must be 1-d {' or '.join(INPUTS)}, got "
                              f"{q.fmt.name} of shape {q.shape}")
+    _check_pair(qa.fmt, qb.fmt, "explain_block")
     if len(qa) != len(qb) or not 1 <= len(qa) <= unit.n:
         raise ValueError(f"explain_block: a and b must hold the same number of values, 1 to "
                          f"n={unit.n} (one block), got {len(qa)} and {len(qb)}")

@@ -39,6 +39,7 @@ carry into the next binade (significand 2) counts as even.
 from __future__ import annotations
 
 import enum
+import numbers
 
 
 class _Mode(str, enum.Enum):
@@ -87,7 +88,11 @@ class Overflow(_Mode):
     ``saturate`` (to +-max finite; also inf inputs, like CUDA's satfinite),
     ``nan`` (to NaN), ``raise`` (``OverflowError``).  A float overflows when
     the value, rounded as if the exponent range were unbounded, exceeds the
-    largest finite value.
+    largest finite value.  Unsigned floats (``float8_e5m3fnu``, ``ue4m3``,
+    E8M0) also have a bottom: a negative value (not -0, which is +0), -inf
+    and E8M0's zero are below the range -- ``saturate`` gives the least code
+    0 (+0; E8M0's 2**-127), ``raise`` an ``OverflowError``, ``nan`` and
+    ``ieee`` NaN.
     """
 
     WRAP = "wrap"
@@ -115,3 +120,33 @@ def rounding_mode(value) -> Rounding:
 def overflow_mode(value) -> Overflow:
     """Parse an overflow mode given as an ``Overflow`` or its string name."""
     return _parse(Overflow, value, "overflow")
+
+
+class NanPolicy(_Mode):
+    """What a NaN becomes in a format without NaN (``nan=`` of
+    :func:`fxsim.encode`): ``raise`` (ValueError, the default), ``zero``
+    (+0), ``negative_zero`` (-0, for float formats that have it), ``max``
+    (the largest finite value, positive whatever the NaN's sign, as ONNX's
+    float4 documentation gives 6 for NaN into E2M1).  An integer instead
+    is the code itself."""
+
+    RAISE = "raise"
+    ZERO = "zero"
+    NEGATIVE_ZERO = "negative_zero"
+    MAX = "max"
+
+
+def nan_policy(value):
+    """Parse ``nan=``: a ``NanPolicy``, its name, or an integer code
+    (returned as a Python int; checked against the format by the caller)."""
+    if isinstance(value, NanPolicy):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)  # Python and numpy integers (not bools)
+    if isinstance(value, str):
+        try:
+            return NanPolicy(value.lower())
+        except ValueError:
+            pass
+    names = ", ".join(m.value for m in NanPolicy)
+    raise ValueError(f"unknown NaN policy nan={value!r}; choose one of: {names}, or an integer code")

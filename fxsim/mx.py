@@ -37,6 +37,53 @@ Formats (MX) Specification, version 1.0* (Open Compute Project, September
 * §4: detailed scale algorithms and element encodings under a NaN scale are
   outside the spec's scope; the choices fxsim makes there are listed below.
 
+Scale rules (``scale_rule=``).  With ``A = max_i |V_i|`` the EXACT block
+maximum (never a rounded logarithm, never a float32 copy of ``A``),
+``emax`` the element's ``emax_elem`` (above), ``m`` its fraction bits at the
+top binade (``MBITS``: E4M3 3, E5M2 2, E3M2 2, E2M3 3, E2M1 1, MXINT8 6) and
+``max_elem`` its largest finite magnitude (``MAX_ELEM``: 448, 57344, 28,
+7.5, 6, 127/64)::
+
+    floor  X = 2**(floor(log2 A) - emax)                  OCP MX v1.0 sec. 6.3 (default)
+    ceil   X = 2**(ceil(log2 A) - emax)
+    even   X = 2**(floor(log2 R_m(A)) - emax)
+             R_m(A) = A rounded to m fraction bits, ties AWAY from zero
+             = floor(log2 A) + [A / 2**floor(log2 A) >= 2 - 2**-(m+1)]
+    rceil  X = 2**ceil(log2(A / max_elem))   the least power of two >= A / max_elem
+
+then ``log2 X`` is clamped below to -127 (the least E8M0 scale, also for
+``A = 0``).  Above 127 (reachable from float64 inputs only): ``floor``,
+``ceil`` and ``even`` give the NaN scale 0xFF (as the floor rule always
+did, and as torchao's clamp to 128 does); ``rceil`` gives ``2**127`` (0xFE),
+CUDA's ``satfinite``.  The elements are then ``V_i / X`` rounded once, as
+below.  Sources: torchao 0.18 ``ScaleCalculationMode``
+(``torchao/prototype/mx_formats/config.py`` and ``mx_tensor.py``): CEIL adds
+1 to the float32 exponent field when the mantissa field is non-zero; EVEN
+adds ``1 << (23 - m - 1)`` to the float32 bit pattern of ``A`` and clears
+the mantissa field (round half away, then take the exponent: the equation
+above, despite its name); RCEIL is cuBLAS's "Computing scaling and
+conversion factors for FP8 with UE8M0 scales": ``cvt.rp.satfinite.ue8m0``
+(round toward +inf, saturating) of ``A / max_elem``.  ``rceil`` never needs
+the element clamp: ``|V_i| / X <= max_elem``.
+
+Where fxsim deliberately differs from torchao (regression-tested in
+``tests/test_mx_rules.py``): torchao's FLOOR/CEIL/EVEN path clamps the float
+scale to ``2**-126`` (float32's least normal) before dividing, so a block
+whose E8M0 scale is ``2**-127`` has its elements divided by ``2**-126``
+(half the values the stored scale says); its CPU RCEIL takes
+``ceil(float32 log2(float32 A / max_elem))``, and a float32 ``log2`` of a
+value just above ``2**k`` rounds to ``k`` (so the scale is one binade too
+small and the block's top element saturates); its RCEIL also takes the
+reciprocal of a ``2**-127`` scale (code 0) as 1.0, leaving such a block's
+elements unscaled.  Its float32 quotient
+``A / max_elem`` may also round down onto ``2**-127`` in float32's
+subnormal range; fxsim takes the exact quotient.  fxsim uses the exact
+``A`` in every rule.  Elsewhere (float32 blocks in the normal range) every
+rule agrees with torchao 0.18 code for code on the blocks the tests report
+on.  A block holding NaN or an infinity gets the NaN scale under every rule
+(below); CUDA's ``cvt.rp.satfinite`` of an infinite ``A / max_elem`` would
+give 0xFE.
+
 What fxsim does where the spec leaves room (each one tested):
 
 * **floor(log2 max)** is computed exactly (``numpy.frexp`` on float64, exact
@@ -123,6 +170,29 @@ EMAX_ELEM = {
     _formats.float4_e2m1fn: 2,
     MXINT8: 0,
 }
+
+#: Largest finite magnitude of each element format (``rceil``'s max_elem).
+MAX_ELEM = {
+    _formats.float8_e4m3fn: Fraction(448),
+    _formats.float8_e5m2: Fraction(57344),
+    _formats.float6_e3m2fn: Fraction(28),
+    _formats.float6_e2m3fn: Fraction(15, 2),
+    _formats.float4_e2m1fn: Fraction(6),
+    MXINT8: Fraction(127, 64),
+}
+
+#: Fraction bits of each element format at its top binade (``even``'s m).
+MBITS = {
+    _formats.float8_e4m3fn: 3,
+    _formats.float8_e5m2: 2,
+    _formats.float6_e3m2fn: 2,
+    _formats.float6_e2m3fn: 3,
+    _formats.float4_e2m1fn: 1,
+    MXINT8: 6,
+}
+
+#: The scale rules of :func:`quantize` (see the module docstring).
+SCALE_RULES = ("floor", "ceil", "even", "rceil")
 
 #: Names accepted for the element formats.  NOTE: "int8" here means MXINT8's
 #: element, s8.6 (value = code * 2**-6), not fxsim's plain int8 (s8.0).
@@ -239,15 +309,38 @@ class MXArray:
                 f"axis={self.axis}, nblocks={self.scales.shape[self.axis]})")
 
 
+def _rule_exponents(rule, fmt, top, sig):
+    """``log2 X`` per block before clamping, from ``top = floor(log2 A)`` (int64)
+    and the significand ``sig = A / 2**top`` in ``[1, 2)`` (float64, exact,
+    or Fractions): exact comparisons only (see the module docstring)."""
+    emax = EMAX_ELEM[fmt]
+    if rule == "floor":
+        return top - emax
+    if rule == "ceil":
+        return top - emax + (sig > 1).astype(np.int64)
+    if rule == "even":
+        threshold = 2.0 - 2.0 ** -(MBITS[fmt] + 1)  # exact in float64
+        return top - emax + (sig >= threshold).astype(np.int64)
+    # rceil: A / max_elem = (sig / s) * 2**(top - e) with sig / s in (1/2, 2):
+    # its least power of two >= is 2**(top - e) or 2**(top - e + 1).
+    mp = MAX_ELEM[fmt]
+    e = exact.floor_log2(mp)
+    s = float(mp / Fraction(2) ** e)  # exact in float64 (few bits)
+    return top - e + (sig > s).astype(np.int64)
+
+
 def quantize(x, elem_fmt, block: int = 32, axis: int = -1, rounding="nearest_even",
-             overflow="saturate", *, int8_symmetric: bool = True, rng=None, random=None,
-             random_bits: int = 32) -> MXArray:
+             overflow="saturate", *, scale_rule: str = "floor", int8_symmetric: bool = True,
+             rng=None, random=None, random_bits: int = 32) -> MXArray:
     """``x`` in an MX format: blocks of ``block`` elements along ``axis``.
 
     Follows the spec's conversion rule (§6.3; see the module docstring):
     ``X = 2**(floor(log2(max |V_i|)) - emax_elem)`` per block, stored as
     E8M0, and ``P_i = V_i / X`` rounded once into ``elem_fmt`` with
-    ``rounding``, clamped to ± max normal.
+    ``rounding``, clamped to ± max normal.  ``scale_rule`` picks another
+    rule for ``X`` (``"floor"``, ``"ceil"``, ``"even"``, ``"rceil"``; the
+    equations are in the module docstring), each computed from the exact
+    block maximum.
 
     Parameters
     ----------
@@ -274,6 +367,10 @@ def quantize(x, elem_fmt, block: int = 32, axis: int = -1, rounding="nearest_eve
         overflow mode applies at that range (``"wrap"`` is not available).
         Default True; False: the full s8.6 range.  Ignored for the other
         formats.
+    scale_rule : str
+        ``"floor"`` (OCP MX v1.0, default), ``"ceil"``, ``"even"`` (torchao's
+        ScaleCalculationMode.CEIL / EVEN) or ``"rceil"`` (CUDA's
+        ``cvt.rp.satfinite.ue8m0`` of ``A / max_elem``).
     rng, random, random_bits
         Random source for the stochastic modes, as in :func:`fxsim.encode`
         (one draw per element of ``x``, in C order of ``x``).
@@ -285,6 +382,9 @@ def quantize(x, elem_fmt, block: int = 32, axis: int = -1, rounding="nearest_eve
     fmt = element_format(elem_fmt, f"mx.quantize (block {block!r}, axis {axis!r})")
     where = f"mx.quantize (element format {fmt.name}, block {block!r}, axis {axis!r})"
     block = blocking.check_block(block, where)
+    if scale_rule not in SCALE_RULES:
+        raise ValueError(f"{where}: scale_rule={scale_rule!r} is not an MX scale rule; choose one "
+                         f"of: {', '.join(SCALE_RULES)}")
     rounding, overflow = codec.resolve_modes(fmt, rounding, overflow)
     target = MXINT8_SYMMETRIC if int8_symmetric and fmt == MXINT8 else fmt
     if overflow not in target.overflows:
@@ -298,27 +398,33 @@ def quantize(x, elem_fmt, block: int = 32, axis: int = -1, rounding="nearest_eve
         raise ValueError(f"{where}: the input must have at least one dimension, got a scalar")
     axis = blocking.normalize_axis(axis, arr.ndim, where)
     n = arr.shape[axis]
-    emax = EMAX_ELEM[fmt]
 
-    # Per block: is every value finite, and floor(log2(max |V_i|)) (None: all zero).
+    # Per block: is every value finite, floor(log2 A) and A / 2**floor(log2 A)
+    # for the exact block maximum A (both meaningless where A = 0).
     if arr.dtype == object:
         rat, finite = blocking.exact_finite(arr)
         amax = blocking.to_blocks(np.abs(rat), block, axis, Fraction(0)).max(axis=-1)
         top = np.empty(amax.shape, dtype=np.int64)
-        flat = top.reshape(-1)
+        sig = np.empty(amax.shape, dtype=object)
+        flat, sflat = top.reshape(-1), sig.reshape(-1)
         for i, a in enumerate(amax.reshape(-1)):
+            t = exact.floor_log2(a) if a else 0
+            sflat[i] = a / Fraction(2) ** t if a else Fraction(1)
             # Only the clamped value matters: keep it inside int64.
-            flat[i] = -100000 if a == 0 else min(max(exact.floor_log2(a), -100000), 100000)
+            flat[i] = min(max(t, -100000), 100000)
         zero = amax == 0
     else:
         finite = np.isfinite(arr)
         magnitude = np.where(finite, np.abs(arr), 0.0)
         amax = blocking.to_blocks(magnitude, block, axis, 0.0).max(axis=-1)
-        _, ex = np.frexp(amax)  # amax = m * 2**ex, 0.5 <= m < 1: floor(log2 amax) = ex - 1
+        m, ex = np.frexp(amax)  # amax = m * 2**ex, 0.5 <= m < 1: floor(log2 amax) = ex - 1
         top = ex.astype(np.int64) - 1
+        sig = 2.0 * m  # exact
         zero = amax == 0
     all_finite = blocking.to_blocks(finite, block, axis, True).all(axis=-1)
-    shared = np.where(zero, -127, np.maximum(top - emax, -127))
+    shared = np.where(zero, -127, np.maximum(_rule_exponents(scale_rule, fmt, top, sig), -127))
+    if scale_rule == "rceil":
+        shared = np.minimum(shared, 127)  # satfinite
     nan_scale = ~all_finite | (shared > 127)
     shared = np.where(nan_scale, 0, shared)
 

@@ -323,8 +323,9 @@ def _flat(q, shape, dtype=None):
 
 
 @functools.lru_cache(maxsize=64)
-def _table(op, fa, fb, out, rounding, overflow):
-    """The kernel's answer for every pair of codes (``a << wb | b``)."""
+def _table(op, fa, fb, out, rounding, overflow, nan_fill=None):
+    """The kernel's answer for every pair of codes (``a << wb | b``);
+    ``nan_fill``: the NaN policy's code (``runtime.nan_fill``)."""
     wb = fb.width
     index = np.arange(1 << (fa.width + wb), dtype=np.uint64)
     a = index >> np.uint64(wb)
@@ -335,8 +336,9 @@ def _table(op, fa, fb, out, rounding, overflow):
     _, need = kernel_plan(op, (fa, fb), out, rounding, overflow, 1)
     with threads_for(status.size):
         kernels.arith(np.int64(op), a, fa.kernel_spec, b, fb.kernel_spec, a, fa.kernel_spec,
-                      out.kernel_spec, np.int64(rounding.code), np.int64(overflow.code),
-                      np.empty(0, np.uint64), np.int64(1), np.int64(arith.WORD), np.int64(need),
+                      core.with_nan_fill(out.kernel_spec, nan_fill), np.int64(rounding.code),
+                      np.int64(overflow.code), np.empty(0, np.uint64), np.int64(1),
+                      np.int64(arith.WORD), np.int64(need),
                       codes, status, where, each)
     table = codes.astype(bits_dtype(out))
     table.flags.writeable = False
@@ -344,9 +346,9 @@ def _table(op, fa, fb, out, rounding, overflow):
     return table, each
 
 
-def _python_engine(op, operands, shape, out, rounding, overflow, rnd, R, need):
+def _python_engine(op, operands, shape, out, rounding, overflow, rnd, R, need, nan_fill=None):
     """The same computation on Python ints (any width, any precision)."""
-    spec = out.exact_spec
+    spec = core.with_nan_fill(out.exact_spec, nan_fill)
     flats = [np.broadcast_to(q.bits, shape).reshape(-1) for q in operands]
     n = int(np.prod(shape, dtype=np.int64))
     codes = np.empty(n, dtype=object if out.width > 64 else np.uint64)
@@ -370,9 +372,10 @@ def _python_engine(op, operands, shape, out, rounding, overflow, rnd, R, need):
     return codes
 
 
-def _rounded(op, operands, out, rounding, overflow, rng, random, random_bits):
+def _rounded(op, operands, out, rounding, overflow, rng, random, random_bits, nan=None):
     out = _formats.format(out)
     rounding, overflow = runtime.resolve_modes(out, rounding, overflow)
+    fill = runtime.nan_fill(out, nan, rounding, overflow)  # (None for IEEE outs: they have NaN)
     shape = _broadcast_shape(_OP_NAMES[op], operands, lambda: f" (out={out.name}, rounding="
                              f"{rounding.value}, overflow={overflow.value})")
     rnd = runtime.random_source(rounding, shape, rng, random, random_bits, out, overflow)
@@ -389,7 +392,7 @@ def _rounded(op, operands, out, rounding, overflow, rng, random, random_bits):
     n = int(np.prod(shape, dtype=np.int64))
     if fast and len(operands) == 2 and not rounding.is_stochastic \
             and fmts[0].width + fmts[1].width <= 16:
-        table, table_status = _table(op, fmts[0], fmts[1], out, rounding, overflow)
+        table, table_status = _table(op, fmts[0], fmts[1], out, rounding, overflow, fill)
         a, b = (_flat(q, shape) for q in operands)
         codes = np.empty(n, table.dtype)
         status, where = runtime.chunk_status(n)
@@ -406,12 +409,13 @@ def _rounded(op, operands, out, rounding, overflow, rng, random, random_bits):
         status, where = runtime.chunk_status(n)
         with threads_for(status.size):
             kernels.arith(np.int64(op), flats[0], specs[0], flats[1], specs[1], flats[2], specs[2],
-                          out.kernel_spec, np.int64(rounding.code), np.int64(overflow.code), rnd,
+                          core.with_nan_fill(out.kernel_spec, fill), np.int64(rounding.code),
+                          np.int64(overflow.code), rnd,
                           np.int64(random_bits), np.int64(arith.WORD), np.int64(need), codes,
                           status, where, np.empty(0, np.uint8))
     else:
         codes = _python_engine(op, operands, shape, out, rounding, overflow, rnd, random_bits,
-                               need)
+                               need, fill)
         status = np.zeros(1, np.int64)
         where = status
     failure = runtime.first_failure(status, where)
@@ -420,7 +424,7 @@ def _rounded(op, operands, out, rounding, overflow, rng, random, random_bits):
     return wrap_codes(codes.reshape(shape), out)
 
 
-def _binary(name, a, b, out, rounding, overflow, rng, random, random_bits):
+def _binary(name, a, b, out, rounding, overflow, rng, random, random_bits, nan=None):
     a = as_operand(a, b if isinstance(b, QArray) else None, name)
     b = as_operand(b, a, name)
     if out is None:
@@ -429,7 +433,7 @@ def _binary(name, a, b, out, rounding, overflow, rng, random, random_bits):
                 raise ValueError(f"{name}: fixed-point {name} is exact; rng=/random= need out=")
             return _fixed_exact(name, a, b)
         out = result_format(a.fmt, b.fmt, op=name)
-    return _rounded(arith.OPS[name], (a, b), out, rounding, overflow, rng, random, random_bits)
+    return _rounded(arith.OPS[name], (a, b), out, rounding, overflow, rng, random, random_bits, nan)
 
 
 # ---------------------------------------------------------------- public API
@@ -440,55 +444,58 @@ _KW_DOC = """
         One of the fourteen modes; the exact result is rounded once.
     overflow : str or Overflow, optional
         Default: the out format's.
+    nan : str or int, optional
+        What a NaN result becomes in an out format without NaN, as in
+        :func:`fxsim.encode` (default: a ValueError).
     rng, random, random_bits
         Random source of the stochastic modes, as in :func:`fxsim.encode`.
 """
 
 
-def add(a, b, out=None, rounding="nearest_even", overflow=None, *, rng=None, random=None,
-        random_bits=32) -> QArray:
+def add(a, b, out=None, rounding="nearest_even", overflow=None, *, nan=None, rng=None,
+        random=None, random_bits=32) -> QArray:
     """``a + b``: exact for fixed point without ``out``; otherwise the exact
     sum rounded once.  x + (-x) is +0 (-0 when rounding ``down``).
     """
-    return _binary("add", a, b, out, rounding, overflow, rng, random, random_bits)
+    return _binary("add", a, b, out, rounding, overflow, rng, random, random_bits, nan)
 
 
-def subtract(a, b, out=None, rounding="nearest_even", overflow=None, *, rng=None, random=None,
-             random_bits=32) -> QArray:
+def subtract(a, b, out=None, rounding="nearest_even", overflow=None, *, nan=None, rng=None,
+             random=None, random_bits=32) -> QArray:
     """``a - b``: exact for fixed point without ``out`` (the result is
     signed); otherwise the exact difference rounded once."""
-    return _binary("sub", a, b, out, rounding, overflow, rng, random, random_bits)
+    return _binary("sub", a, b, out, rounding, overflow, rng, random, random_bits, nan)
 
 
-def multiply(a, b, out=None, rounding="nearest_even", overflow=None, *, rng=None, random=None,
-             random_bits=32) -> QArray:
+def multiply(a, b, out=None, rounding="nearest_even", overflow=None, *, nan=None, rng=None,
+             random=None, random_bits=32) -> QArray:
     """``a * b``: exact for fixed point without ``out`` (``word = wa + wb``,
     ``frac = fa + fb``); otherwise the exact product rounded once."""
-    return _binary("mul", a, b, out, rounding, overflow, rng, random, random_bits)
+    return _binary("mul", a, b, out, rounding, overflow, rng, random, random_bits, nan)
 
 
-def divide(a, b, out=None, rounding="nearest_even", overflow=None, *, rng=None, random=None,
-           random_bits=32) -> QArray:
+def divide(a, b, out=None, rounding="nearest_even", overflow=None, *, nan=None, rng=None,
+           random=None, random_bits=32) -> QArray:
     """``a / b``, the exact quotient rounded once (fixed point needs
     ``out=``).  x/0 is ±inf, 0/0 and inf/inf are NaN."""
-    return _binary("div", a, b, out, rounding, overflow, rng, random, random_bits)
+    return _binary("div", a, b, out, rounding, overflow, rng, random, random_bits, nan)
 
 
-def fma(a, b, c, out=None, rounding="nearest_even", overflow=None, *, rng=None, random=None,
-        random_bits=32) -> QArray:
+def fma(a, b, c, out=None, rounding="nearest_even", overflow=None, *, nan=None, rng=None,
+        random=None, random_bits=32) -> QArray:
     """``a * b + c`` with one rounding (fused multiply-add)."""
     like = next((x for x in (a, b, c) if isinstance(x, QArray)), None)
     a, b, c = (as_operand(x, like, "fma") for x in (a, b, c))
     out = result_format(a.fmt, b.fmt, c.fmt, op="fma") if out is None else out
-    return _rounded(arith.FMA, (a, b, c), out, rounding, overflow, rng, random, random_bits)
+    return _rounded(arith.FMA, (a, b, c), out, rounding, overflow, rng, random, random_bits, nan)
 
 
-def sqrt(a, out=None, rounding="nearest_even", overflow=None, *, rng=None, random=None,
-         random_bits=32) -> QArray:
+def sqrt(a, out=None, rounding="nearest_even", overflow=None, *, nan=None, rng=None,
+         random=None, random_bits=32) -> QArray:
     """The square root rounded once; sqrt(-0) = -0, sqrt(x < 0) = NaN."""
     a = as_operand(a, None, "sqrt")
     out = result_format(a.fmt, op="sqrt") if out is None else out
-    return _rounded(arith.SQRT, (a,), out, rounding, overflow, rng, random, random_bits)
+    return _rounded(arith.SQRT, (a,), out, rounding, overflow, rng, random, random_bits, nan)
 
 
 for _f in (add, subtract, multiply, divide, fma, sqrt):
@@ -496,24 +503,32 @@ for _f in (add, subtract, multiply, divide, fma, sqrt):
 sub, mul, div = subtract, multiply, divide
 
 
-def cast(a, fmt, rounding="nearest_even", overflow=None, *, rng=None, random=None,
+def cast(a, fmt, rounding="nearest_even", overflow=None, *, nan=None, rng=None, random=None,
          random_bits=32) -> QArray:
     """``a`` rounded once into ``fmt`` (any two formats, fixed or float).
 
-    ``a`` is a QArray, or numbers as :func:`fxsim.asarray` takes them."""
+    ``a`` is a QArray, or numbers as :func:`fxsim.asarray` takes them.
+    ``nan``: what NaN becomes in a ``fmt`` without NaN (see
+    :func:`fxsim.encode`)."""
     if not isinstance(a, QArray):
-        return asarray(a, fmt, rounding, overflow, rng=rng, random=random,
-                       random_bits=random_bits)
+        if nan is None:
+            return asarray(a, fmt, rounding, overflow, rng=rng, random=random,
+                           random_bits=random_bits)
+        fmt = _formats.format(fmt)
+        codes = codec.encode(a, fmt, rounding, overflow, nan=nan, rng=rng, random=random,
+                             random_bits=random_bits)
+        return wrap_codes(np.array(codes, dtype=bits_dtype(fmt)), fmt)
     fmt = _formats.format(fmt)
     rounding, overflow = runtime.resolve_modes(fmt, rounding, overflow)
+    fill = runtime.nan_fill(fmt, nan, rounding, overflow)
     shape = a.shape
     rnd = runtime.random_source(rounding, shape, rng, random, random_bits, fmt, overflow)
     flat = a.bits.reshape(-1)
     if a.fmt.width <= 64 and fmt.width <= 64:
         codes, failure = codec.convert(flat, a.fmt, fmt, rounding, overflow, rnd,
-                                            random_bits, np.uint64)
+                                       random_bits, np.uint64, nan_fill=fill)
     else:
-        spec = fmt.exact_spec
+        spec = core.with_nan_fill(fmt.exact_spec, fill)
         codes = np.empty(flat.size, dtype=bits_dtype(fmt) if fmt.width > 64 else np.uint64)
         failure = None
         for i, c in enumerate(flat):

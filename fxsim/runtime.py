@@ -16,7 +16,7 @@ import numpy as np
 from . import formats as _formats
 from ._kernels import core
 from ._kernels.jit import CHUNK
-from .modes import overflow_mode, rounding_mode
+from .modes import NanPolicy, nan_policy, overflow_mode, rounding_mode
 
 #: The exact format of each numpy dtype the fast path reads, and the unsigned
 #: dtype its bit patterns are viewed as: ``{dtype: (view dtype, format)}``.
@@ -45,6 +45,44 @@ def resolve_modes(fmt, rounding, overflow):
     return rounding, overflow
 
 
+def nan_fill(fmt, nan, rounding, overflow):
+    """The code a NaN becomes in ``fmt`` under the NaN policy ``nan`` (see
+    :class:`fxsim.modes.NanPolicy`), or None for the default rule (NaN's
+    code where the format has one, else a ValueError).  Policies are for
+    formats without NaN (fixed point, FP4/FP6 ``finite``, IEEE-like without
+    fraction bits); an integer code must be a code of ``fmt`` (and not the
+    most negative code of a narrowed fixed-point format, which no result is)."""
+    if nan is None:
+        return None
+    modes = f"(rounding={rounding.value}, overflow={overflow.value})"
+    try:
+        policy = nan_policy(nan)
+    except ValueError as err:
+        raise ValueError(f"{err} (format {fmt.name} {modes})") from None
+    shown = policy.value if isinstance(policy, NanPolicy) else policy
+    if fmt.has_nan:
+        raise ValueError(f"nan={shown!r}: format {fmt.name} has NaN, which is what a NaN "
+                         f"becomes there {modes}; NaN policies are for formats without NaN")
+    if policy is NanPolicy.RAISE:
+        return None
+    if policy is NanPolicy.ZERO:
+        return 0
+    if policy is NanPolicy.NEGATIVE_ZERO:
+        if not (fmt.is_float and fmt.signed):
+            raise ValueError(f"nan='negative_zero': format {fmt.name} has no -0 {modes}; "
+                             "choose nan='zero', 'max' or a code")
+        return 1 << (fmt.width - 1)
+    if policy is NanPolicy.MAX:
+        return fmt.max_code if fmt.is_float else fmt.int_max
+    if not 0 <= policy < (1 << fmt.width):
+        raise ValueError(f"nan={policy}: not a code of format {fmt.name} (codes are integers "
+                         f"in [0, 2**{fmt.width})) {modes}")
+    if not fmt.is_float and fmt.narrow and policy == 1 << (fmt.word - 1):
+        raise ValueError(f"nan={policy}: the most negative code of the narrowed format "
+                         f"{fmt.name} is never a result {modes}")
+    return policy
+
+
 def format_index(flat: int, shape) -> tuple:
     """The index tuple of flat (C-order) position ``flat`` in ``shape``."""
     return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
@@ -56,12 +94,15 @@ def raise_failure(status: int, flat: int, shape, fmt, rounding, overflow, value,
     modes = f"(rounding={rounding.value}, overflow={overflow.value})"
     if status == core.ERR_NAN:
         raise ValueError(f"{op}: NaN {where} has no code in format {fmt.name} {modes}: "
-                         "the format has no NaN; replace NaNs first (e.g. numpy.nan_to_num)")
+                         "the format has no NaN; replace NaNs first (e.g. numpy.nan_to_num) "
+                         "or choose a NaN policy: nan='zero', 'negative_zero', 'max' or a code")
     if status == core.ERR_INF:
         raise ValueError(f"{op}: {value} {where} cannot be encoded in fixed-point format {fmt.name} "
                          f"{modes}: fixed point has no infinity; clip the input first")
     if status == core.ERR_OVERFLOW:
-        raise OverflowError(f"{op}: value {value} {where} overflows format {fmt.name} "
+        below = fmt.is_float and not fmt.signed and not value > 0  # unsigned: negative (or 0)
+        raise OverflowError(f"{op}: value {value} {where} "
+                            f"{'is below the range of' if below else 'overflows'} format {fmt.name} "
                             f"(range {fmt.min} .. {fmt.max}) {modes}; "
                             "choose overflow='saturate' to clamp instead")
     raise ValueError(f"{op}: code {value} {where} does not fit format {fmt.name} "

@@ -3,16 +3,19 @@
 An exact, readable oracle of ``fxsim.matmul(a, b, c, order=BlockFMA(...))``
 (issue 18).  Standard library only: values are Python ints and Fractions.
 
-Inputs are codes: ``a`` and ``b`` FP8 codes (``"float8_e4m3fn"`` or
-``"float8_e5m2"``), ``c`` float32 bit patterns (or None).  The result is a
+Inputs are codes: ``a`` and ``b`` codes of one of :data:`FORMATS`
+(``"float8_e4m3fn"``, ``"float8_e5m2"``, ``"float16"``, ``"bfloat16"``,
+``"e8m10"`` = TF32: 1 sign, 8 exponent, 10 fraction bits), ``c`` float32
+bit patterns (or None).  The result is a
 float32 bit pattern per output; a NaN result is the canonical quiet NaN
 0x7FC00000.
 
 The model (``unit = (n, frac, frac_out, min_exp, late_c, promote)``):
 
-* An FP8 value is ``(-1)**s * m * 2**(e - p)`` with ``p`` its fraction bits
-  (3 for e4m3fn, 2 for e5m2) and ``e`` its exponent clamped below at the
-  format's emin (-6, -14): a subnormal keeps a denormalised ``m``.  A
+* An input value is ``(-1)**s * m * 2**(e - p)`` with ``p`` its fraction
+  bits (3 for e4m3fn, 2 for e5m2, 10 for float16 and e8m10, 7 for
+  bfloat16) and ``e`` its exponent clamped below at the format's emin (-6,
+  -14, -14, -126, -126): a subnormal keeps a denormalised ``m``.  A
   product's exponent is ``e_a + e_b`` (not floor(log2|a*b|)).
 * Products are taken in blocks of n consecutive k from k = 0 (the last block
   may be shorter).  ``E = max(product exponents of nonzero products,
@@ -32,6 +35,10 @@ The model (``unit = (n, frac, frac_out, min_exp, late_c, promote)``):
   its result is the IEEE value of ``c + sum(a*b)``.
 * K = 0 (a choice: the issue is silent): no block runs, the result is c
   (+0 if None), signs of zeros kept.
+* Overflow (a choice; possible only with 8-bit-exponent inputs): a block
+  result of magnitude >= 2**128 is +-inf; an infinite chain value passes
+  unchanged through later early-c blocks and enters late-c and promotion
+  additions as an IEEE infinity.
 
 Hand-derived cases (checked by :func:`self_check`):
 
@@ -54,6 +61,15 @@ Hand-derived cases (checked by :func:`self_check`):
    (exactly: E = -6, grid 2**-19), then 1 + 2**-8 + 2**-8 = 1 + 2**-7
    (float32 additions, exact).
 9. non-finite: e5m2 a = [inf, 1], b = [0, 1]: inf * 0 is NaN.
+10. V100 fp16 (n=4, frac=23, frac_out=23), a = [1], b = [1], c = -(1 - 2**-24):
+    E = max(0, -1) = 0, grid 2**-23, c truncates to -(1 - 2**-23): result
+    2**-23 (0x34000000) -- Fasi et al.'s "no guard digits" vector.
+11. A100 fp16 (n=8, frac=24): the same inputs keep c exactly: 2**-24.
+12. bfloat16 overflow: a = [2**127, 2**127], b = [2**127, 2**127] (n=2,
+    frac=24): E = 254, the sum 2**255 is >= 2**128: +inf (0x7F800000).
+13. bfloat16 subnormals: a = [2**-133], b = [2**-10] (least subnormal, e =
+    -126; e = -10), min_exp = -160: E = -136, the product 2**-143 is exact
+    and a float32 subnormal: 0x00000040.
 """
 
 from fractions import Fraction
@@ -62,6 +78,9 @@ FP8 = {  # name: (exponent bits, fraction bits, bias, has infinities)
     "float8_e4m3fn": (4, 3, 7, False),
     "float8_e5m2": (5, 2, 15, True),
 }
+FORMATS = {**FP8, "float16": (5, 10, 15, True), "bfloat16": (8, 7, 127, True),
+           "e8m10": (8, 10, 127, True)}
+INF = float("inf")
 NAN32 = 0x7FC00000
 INF32 = 0x7F800000
 
@@ -84,9 +103,9 @@ def trunc_to(x, unit):
 
 def decode_fp8(code, fmt):
     """('nan'|'inf'|'num', sign, m, e, p): value (-1)**sign * m * 2**(e - p);
-    e is clamped below at the format's emin."""
-    ebits, p, bias, has_inf = FP8[fmt]
-    sign = (code >> 7) & 1
+    e is clamped below at the format's emin.  Any format of FORMATS."""
+    ebits, p, bias, has_inf = FORMATS[fmt]
+    sign = (code >> (ebits + p)) & 1
     field = (code >> p) & ((1 << ebits) - 1)
     man = code & ((1 << p) - 1)
     top = (1 << ebits) - 1
@@ -117,6 +136,8 @@ def decode_f32(bits):
 def encode_f32(x, negzero=False):
     """Bits of the float32 value ``x`` (a Fraction that must be exactly a
     float32 value or at least 2**128 in magnitude: then +-inf)."""
+    if x != x:
+        return NAN32
     if x == 0:
         return 0x80000000 if negzero else 0
     sign = 0x80000000 if x < 0 else 0
@@ -155,6 +176,8 @@ def add_f32(x, xneg, y, yneg):
     s = x + y
     if s == 0:
         return Fraction(0), (x == 0 and y == 0 and xneg and yneg)
+    if s in (INF, -INF) or s != s:       # an infinite chain value (overflow)
+        return s, False
     return round_f32(s), False
 
 
@@ -180,13 +203,18 @@ def block(products, c, unit):
     total = sum((trunc_to(v, grid) for _, v in products), Fraction(0))
     if not late_c:
         total += trunc_to(c, grid)
-    return truncate_out(total, frac_out)
+    t = truncate_out(total, frac_out)
+    if abs(t) >= Fraction(2) ** 128:     # overflow (8-bit-exponent inputs only)
+        return INF if t > 0 else -INF
+    return t
 
 
 def chain(products, c, cneg, unit):
     """Blocks of n over ``products`` starting from (c, cneg): (value, is -0)."""
     n, late_c = unit[0], unit[4]
     for k0 in range(0, len(products), n):
+        if c in (INF, -INF) and not late_c:
+            continue                     # an infinite chain value stays
         t = block(products[k0:k0 + n], c, unit)
         if late_c:
             c, cneg = add_f32(c, cneg, t, False)
@@ -243,7 +271,7 @@ def dot(a_codes, fa, b_codes, fb, c_bits, unit):
 
 
 def matmul(a, fa, b, fb, c, unit, ncols=None):
-    """``a``: M lists of K FP8 codes; ``b``: K lists of N codes; ``c``: None
+    """``a``: M lists of K codes of format fa; ``b``: K lists of N codes; ``c``: None
     or M lists of N float32 bit patterns (``ncols`` gives N when K = 0 and
     c is None).  Returns M lists of N float32 bits."""
     m, k = len(a), len(b)
@@ -254,13 +282,19 @@ def matmul(a, fa, b, fb, c, unit, ncols=None):
 
 
 def _code(x, fmt):
-    """The FP8 code of the value x (a power-of-two multiple; exact only)."""
-    for code in range(256):
-        kind, s, m, e, p = decode_fp8(code, fmt)
-        if kind == "num" and (-1) ** s * Fraction(m) * Fraction(2) ** (e - p) == x \
-                and not (x == 0 and s):
-            return code
-    raise ValueError(f"{x} is not a {fmt} value")
+    """The code of the finite value x (a Fraction; exact only, +0 for 0)."""
+    ebits, p, bias, _ = FORMATS[fmt]
+    x = Fraction(x)
+    if x == 0:
+        return 0
+    sign = 1 << (ebits + p) if x < 0 else 0
+    e = max(floor_log2(abs(x)), 1 - bias)
+    m = abs(x) / Fraction(2) ** (e - p)
+    if m.denominator != 1 or m.numerator >= 1 << (p + 1) or e > (1 << ebits) - 1 - bias:
+        raise ValueError(f"{x} is not a {fmt} value")
+    m = m.numerator
+    field = e + bias if m >> p else 0
+    return sign | field << p | (m & ((1 << p) - 1))
 
 
 def self_check():
@@ -285,6 +319,14 @@ def self_check():
     assert dot([inf, _code(f(1), e5)], e5, [0, _code(f(1), e5)], e5, None, hop) == NAN32
     assert dot([inf], e5, [_code(f(1), e5)], e5, 0xFF800000, hop) == NAN32   # inf + -inf
     assert dot([], e4, [], e4, 0x80000000, hop) == 0x80000000               # K = 0
+    h, bf = "float16", "bfloat16"
+    below = 0xBF7FFFFF                                   # -(1 - 2**-24), float32
+    assert run([1], [1], (4, 23, 23, -160, False, None), c=below, fmt=h) == 0x34000000
+    assert run([1], [1], (8, 24, 23, -160, False, None), c=below, fmt=h) == 0x33800000
+    big = Fraction(2) ** 127
+    assert run([big, big], [big, big], (2, 24, 23, -160, False, None), fmt=bf) == INF32
+    assert run([Fraction(1, 2 ** 133)], [Fraction(1, 1024)], (2, 24, 23, -160, False, None),
+               fmt=bf) == 0x00000040
     return True
 
 

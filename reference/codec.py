@@ -3,6 +3,12 @@
 Values are handled as a pair (sign, magnitude): sign is +1 or -1 and the
 magnitude is an exact ``Fraction`` >= 0 or one of the strings "inf", "nan".
 Keeping the sign apart is what lets -0.0 and the sign of a NaN survive.
+
+Unsigned float formats (no sign bit; E8M0 among them) have a bottom: -0 is
++0, and a negative value (or -inf, or a zero for E8M0, which has no zero)
+is "below the range": NaN under the overflow policies "nan" and "ieee",
+the least code 0 under "saturate", an OverflowError under "raise".
+A format without NaN takes a NaN policy (``nan=`` of :func:`encode`).
 """
 
 import math
@@ -16,6 +22,7 @@ from .rounding import MODES, NEAREST_MODES, round_to_integer
 FIXED_OVERFLOWS = ("wrap", "saturate", "raise")
 NARROW_OVERFLOWS = ("saturate", "raise")   # wrapping would give the excluded code
 FLOAT_OVERFLOWS = ("ieee", "saturate", "nan", "raise")
+NAN_POLICIES = ("raise", "zero", "negative_zero", "max")   # or an int code
 
 
 # --------------------------------------------------------------------- values
@@ -97,11 +104,16 @@ def default_overflow(fmt):
             "finite": "saturate"}[fmt.special]
 
 
-def encode(x, fmt, rounding="nearest_even", overflow=None, r=0, R=32):
-    """The code of ``fmt`` that ``x`` rounds to (a non-negative int)."""
+def encode(x, fmt, rounding="nearest_even", overflow=None, r=0, R=32, nan=None):
+    """The code of ``fmt`` that ``x`` rounds to (a non-negative int).
+
+    ``nan``: what NaN becomes in a format without NaN -- None or "raise"
+    (an error), "zero" (+0), "negative_zero" (-0, float formats with a
+    sign bit), "max" (the largest finite value, positive) or an int code.
+    """
     if overflow is None and isinstance(fmt, (FixedFormat, FloatFormat)):
         overflow = default_overflow(fmt)
-    ctx = _Context(fmt, rounding, overflow)
+    ctx = _Context(fmt, rounding, overflow, nan)
     ctx.validate()
     sign, mag = value_of(x)
     if isinstance(fmt, FixedFormat):
@@ -112,8 +124,8 @@ def encode(x, fmt, rounding="nearest_even", overflow=None, r=0, R=32):
 class _Context:
     """The (format, rounding, overflow) triple, for checks and error messages."""
 
-    def __init__(self, fmt, rounding, overflow):
-        self.fmt, self.rounding, self.overflow = fmt, rounding, overflow
+    def __init__(self, fmt, rounding, overflow, nan=None):
+        self.fmt, self.rounding, self.overflow, self.nan = fmt, rounding, overflow, nan
 
     def error(self, message, kind=ValueError):
         return kind(f"{message} (format={self.fmt!r}, rounding={self.rounding!r}, "
@@ -136,6 +148,50 @@ class _Context:
                 raise self.error("overflow 'nan' on a format without NaN")
             if overflow == "ieee" and not (has_inf(fmt) or has_nan(fmt)):
                 raise self.error("overflow 'ieee' on a format without inf or NaN")
+        self.validate_nan()
+
+    def validate_nan(self):
+        """A NaN policy only for formats without NaN; codes must be codes."""
+        fmt, nan = self.fmt, self.nan
+        if nan is None:
+            return
+        if isinstance(fmt, FloatFormat) and has_nan(fmt):
+            raise self.error(f"nan={nan!r}: the format has NaN")
+        if isinstance(nan, bool) or not isinstance(nan, (int, str)):
+            raise self.error(f"nan={nan!r} is not a policy name or an int code")
+        if isinstance(nan, str) and nan not in NAN_POLICIES:
+            raise self.error(f"unknown NaN policy {nan!r}; expected one of {NAN_POLICIES}")
+        if nan == "negative_zero" and not (isinstance(fmt, FloatFormat) and fmt.signed):
+            raise self.error("nan='negative_zero' on a format without -0")
+        if isinstance(nan, int):
+            if not 0 <= nan < 2**fmt.width:
+                raise self.error(f"nan={nan} is not a code of the format")
+            if isinstance(fmt, FixedFormat) and fmt.narrow and nan == 2**(fmt.word - 1):
+                raise self.error(f"nan={nan} is the code a narrow format never produces")
+
+    def nan_result(self):
+        """The code a NaN becomes in a format without NaN (or the error)."""
+        fmt, nan = self.fmt, self.nan
+        if nan is None or nan == "raise":
+            raise self.error("cannot encode NaN in a format without NaN")
+        if nan == "zero":
+            return 0
+        if nan == "negative_zero":
+            return join(1, 0, 0, fmt)
+        if nan == "max":
+            if isinstance(fmt, FixedFormat):
+                return fmt.max_int               # positive: its code is itself
+            return max_finite_code(0, fmt)
+        return nan
+
+    def below_range(self):
+        """The code for a value below an unsigned float's range: a negative
+        number (not -0), -inf, or a zero of E8M0 (which has no zero)."""
+        if self.overflow == "saturate":
+            return 0                             # the least code: +0 or 2**-bias
+        if self.overflow == "raise":
+            raise self.error("value below the range of an unsigned format", OverflowError)
+        return nan_code(0, self.fmt)             # "nan", "ieee": as ml_dtypes
 
 
 def _encode_fixed(sign, mag, ctx, r, R):
@@ -145,7 +201,9 @@ def _encode_fixed(sign, mag, ctx, r, R):
     treats n = -2**(word-1) as an overflow like any other.
     """
     fmt = ctx.fmt
-    if mag in ("nan", "inf"):
+    if mag == "nan":
+        return ctx.nan_result() % 2**fmt.word
+    if mag == "inf":
         raise ctx.error(f"cannot encode {mag} in fixed point")
     t = sign * mag * pow2(fmt.frac)
     n = round_to_integer(t, ctx.rounding, True, r, R)
@@ -164,10 +222,12 @@ def _encode_float(sign, mag, ctx, r, R):
     sign_bit = 1 if sign < 0 else 0
     if mag == "nan":
         if not has_nan(fmt):
-            raise ctx.error("cannot encode NaN in a format without NaN")
-        return nan_code(sign_bit, fmt)
-    if fmt.special == "e8m0" and (sign < 0 or mag == 0):
-        return nan_code(0, fmt)             # no sign, no zero: as ml_dtypes
+            return ctx.nan_result()
+        return nan_code(sign_bit if fmt.signed else 0, fmt)
+    if not fmt.signed and sign < 0 and mag != 0:
+        return ctx.below_range()            # negative (also -inf) into an unsigned format
+    if fmt.special == "e8m0" and mag == 0:
+        return ctx.below_range()            # E8M0 has no zero
     if mag == "inf":
         if has_inf(fmt):
             saturate = ctx.overflow == "saturate"
@@ -179,8 +239,9 @@ def _encode_float(sign, mag, ctx, r, R):
 
 
 def _zero_code(sign_bit, fmt):
-    """±0; fnuz has no -0 (that pattern is its NaN), so always +0 there."""
-    if fmt.special == "fnuz":
+    """±0; fnuz has no -0 (that pattern is its NaN), and unsigned formats
+    no sign: always +0 there."""
+    if fmt.special == "fnuz" or not fmt.signed:
         sign_bit = 0
     return join(sign_bit, 0, 0, fmt)
 

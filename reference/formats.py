@@ -8,7 +8,14 @@ Floating-point code layout, from the most significant bit::
 
     [sign: 1 bit] [exponent field ef: exp bits] [fraction field mf: man bits]
 
-(no sign bit for the unsigned ``"e8m0"`` format).
+(no sign bit for unsigned formats: ``"e8m0"`` always, and any format
+built with ``signed=False``).
+
+Unsigned floats (``signed=False``) exist for the kinds "fn" (NaN is all
+ones: ml_dtypes' float8_e5m3fnu, NVFP4's block scale UE4M3), "ieee" with at
+least one fraction bit, "finite" and "e8m0".  An unsigned "fn" format
+without fraction bits *is* E8M0 (the constructor turns it into one): its
+exponent field 0 is a binade, not zero.
 """
 
 from fractions import Fraction
@@ -84,13 +91,21 @@ class FloatFormat:
     "finite" (no specials), "e8m0" (unsigned powers of two, NaN, no zero).
     """
 
-    def __init__(self, exp, man, bias=None, subnormals=True, special="ieee"):
+    def __init__(self, exp, man, bias=None, subnormals=True, special="ieee", signed=True):
         if not (isinstance(exp, int) and exp >= 1):
             raise ValueError(f"FloatFormat: exp must be an int >= 1, got {exp!r}")
         if not (isinstance(man, int) and man >= 0):
             raise ValueError(f"FloatFormat: man must be an int >= 0, got {man!r}")
         if special not in SPECIALS:
             raise ValueError(f"FloatFormat: special must be one of {SPECIALS}, got {special!r}")
+        if special == "e8m0":
+            signed = False
+        if not signed and special == "fn" and man == 0:
+            special = "e8m0"          # unsigned, NaN all ones, no fraction: E8M0
+        if not signed and special == "fnuz":
+            raise ValueError("FloatFormat: fnuz's NaN is the -0 pattern; it needs a sign bit")
+        if not signed and special == "ieee" and man == 0:
+            raise ValueError("FloatFormat: an unsigned ieee format needs man >= 1 (a NaN)")
         if special == "e8m0" and man != 0:
             raise ValueError(f"FloatFormat: special 'e8m0' needs man == 0, got {man!r}")
         if bias is None:
@@ -102,10 +117,7 @@ class FloatFormat:
         self.bias = bias
         self.subnormals = bool(subnormals)
         self.special = special
-
-    @property
-    def signed(self):
-        return self.special != "e8m0"
+        self.signed = bool(signed)
 
     @property
     def width(self):
@@ -127,7 +139,8 @@ class FloatFormat:
         return 2**self.man - 1
 
     def _key(self):
-        return ("float", self.exp, self.man, self.bias, self.subnormals, self.special)
+        return ("float", self.exp, self.man, self.bias, self.subnormals, self.special,
+                self.signed)
 
     def __eq__(self, other):
         return isinstance(other, FloatFormat) and self._key() == other._key()
@@ -137,7 +150,7 @@ class FloatFormat:
 
     def __repr__(self):
         return (f"FloatFormat(exp={self.exp}, man={self.man}, bias={self.bias}, "
-                f"subnormals={self.subnormals}, special={self.special!r})")
+                f"subnormals={self.subnormals}, special={self.special!r}, signed={self.signed})")
 
 
 def all_codes(fmt):
@@ -157,6 +170,7 @@ def split(code, fmt):
 
 def join(sign_bit, ef, mf, fmt):
     """Inverse of ``split``: assemble a float code from its three fields."""
+    assert sign_bit == 0 or fmt.signed, "an unsigned format has no sign bit"
     return (sign_bit << (fmt.exp + fmt.man)) | (ef << fmt.man) | mf
 
 
@@ -234,6 +248,10 @@ PRESETS = {
     "float6_e2m3fn": FloatFormat(2, 3, special="finite"),
     "float4_e2m1fn": FloatFormat(2, 1, special="finite"),
     "float8_e8m0fnu": FloatFormat(8, 0, special="e8m0"),
+    # ml_dtypes 0.7: bias 15, subnormals, no inf, NaN 0xFF, max 0xFE = 1.75 * 2**16
+    "float8_e5m3fnu": FloatFormat(5, 3, special="fn", signed=False),
+    # NVFP4's block scale: e4m3fn without its sign bit (max 0x7E = 448, NaN 0x7F)
+    "ue4m3": FloatFormat(4, 3, special="fn", signed=False),
     "bfloat16": FloatFormat(8, 7),
     "float16": FloatFormat(5, 10),
     "float32": FloatFormat(8, 23),

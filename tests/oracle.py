@@ -11,7 +11,8 @@ from hypothesis import strategies as st  # noqa: I001  (test helpers)
 def ref_format(fmt):
     """The reference/ twin of an fxsim format."""
     if fmt.is_float:
-        return ref.FloatFormat(fmt.exp, fmt.man, fmt.bias, fmt.subnormals, fmt.special)
+        return ref.FloatFormat(fmt.exp, fmt.man, fmt.bias, fmt.subnormals, fmt.special,
+                               signed=fmt.signed)
     return ref.FixedFormat(fmt.word, fmt.frac, fmt.signed, narrow=fmt.narrow)
 
 

@@ -48,7 +48,7 @@ def test_explain_stochastic_needs_r(capsys):
 
 
 def test_errors_are_reported_not_raised(capsys):
-    code, _, err = run(capsys, "table", "q8.8")
+    code, _, err = run(capsys, "table", "z8.8")
     assert code == 2 and "unknown format" in err
     code, _, err = run(capsys, "table", "float16")
     assert code == 2 and "at most 12-bit" in err

@@ -137,7 +137,7 @@ def test_vectors_and_diff_errors(tmp_path, capsys):
     (tmp_path / "short.memh").write_text("10\n")
     assert main(["diff", str(tmp_path / "x.memh"), str(tmp_path / "short.memh"), "-f", "s8.4"]) == 2
     assert "shapes differ" in capsys.readouterr().err
-    (tmp_path / "bad.memh").write_text("10\nzz\n")
+    (tmp_path / "bad.memh").write_text("10\ngg\n")
     assert main(["diff", str(tmp_path / "x.memh"), str(tmp_path / "bad.memh"), "-f", "s8.4"]) == 2
     assert "line 2" in capsys.readouterr().err
 

@@ -149,3 +149,29 @@ def test_diff_errors():
         diff([1], [2])
     with pytest.raises(ValueError, match=r"256.*\(0,\).*s8.0"):
         diff([256], [1], "int8")
+
+
+def test_diff_counts_unknown_bits_as_mismatches():
+    """``unknown=`` (per DUT code, the x/z bits): any code with one is a
+    mismatch of field 'unknown', also where the known bits agree; the
+    hex shows x for each digit holding an unknown bit."""
+    g = fxsim.from_bits(np.array([0x00, 0x7e, 0x80, 0x44], np.uint8), "float8_e4m3fn")
+    d = fxsim.from_bits(np.array([0x00, 0x70, 0x81, 0x44], np.uint8), "float8_e4m3fn")
+    report = diff(g, d, unknown=np.array([0, 0x0f, 0, 0], np.uint8))
+    assert report.mismatches == 2 and report.unknown == 1
+    m1, m2 = report.first
+    assert m1.index == (1,) and m1.dut == "7x" and m1.fields == ("unknown",) and m1.ulps is None
+    assert m1.bits == (0, 1, 2, 3) and m1.dut_value is None and m1.golden_value == 448
+    assert m2.index == (2,) and m2.fields == ("mantissa",) and m2.ulps is not None
+    # a wide fixed format and object masks
+    wide = fxsim.format(WIDE)
+    top = (1 << 100) - 1
+    gw = fxsim.from_bits(np.array([top, 5], dtype=object), wide)
+    report = diff(gw, gw, unknown=np.array([0, 1 << 99], dtype=object))
+    assert report.mismatches == 1 and report.first[0].index == (1,)
+    assert report.first[0].dut == "x" + "0" * 23 + "5" and report.first[0].bits == (99,)
+    assert "x/z" in str(report)
+    with pytest.raises(ValueError, match=r"unknown= value 256 at index \(2,\).*8-bit.*float8_e4m3fn"):
+        diff(g, d, unknown=np.array([0, 0, 256, 0]))
+    with pytest.raises(ValueError, match=r"unknown= has shape \(3,\)"):
+        diff(g, d, unknown=np.zeros(3, np.uint8))

@@ -110,7 +110,7 @@ def test_decode_refuses_codes_out_of_range():
 
 def test_unknown_format_name_teaches_the_spelling():
     with pytest.raises(ValueError, match="sW.F"):
-        fxsim.format("q8.8")
+        fxsim.format("z8.8")
 
 
 def test_non_numbers_are_refused():

@@ -78,8 +78,12 @@ def test_coe_literal_text(tmp_path):
     assert (tmp_path / "b.coe").read_text() == (
         "memory_initialization_radix=2;\nmemory_initialization_vector=\n"
         "00000000,\n01111110,\n10000000;\n")
+    # radix 10: plain decimal (memory_initialization_radix=10)
+    io.write_coe(tmp_path / "c.coe", q, radix=10)
+    assert (tmp_path / "c.coe").read_text() == (
+        "memory_initialization_radix=10;\nmemory_initialization_vector=\n0,\n126,\n128;\n")
     with pytest.raises(ValueError, match="radix"):
-        io.write_coe(tmp_path / "c.coe", q, radix=10)
+        io.write_coe(tmp_path / "d.coe", q, radix=8)
 
 
 # ------------------------------------------------------------------ round trips
@@ -264,8 +268,8 @@ def test_memh_errors_name_line_and_text(tmp_path):
         io.read_memh(_file(tmp_path, "00\n0g\n"), "float8_e5m2")
     with pytest.raises(ValueError, match=r"line 2: 'xx'"):
         io.read_memh(_file(tmp_path, "00\nxx\n"), "int8")
-    with pytest.raises(ValueError, match=r"line 1: '@10'.*address"):
-        io.read_memh(_file(tmp_path, "@10\n00\n"), "int8")
+    with pytest.raises(ValueError, match=r"line 1: '@1g'.*@address"):
+        io.read_memh(_file(tmp_path, "@1g\n00\n"), "int8")
     with pytest.raises(ValueError, match=r"line 2: '10'.*out of range.*float4_e2m1fn"):
         io.read_memh(_file(tmp_path, "f\n10\n"), "float4_e2m1fn")
     with pytest.raises(ValueError, match=r"line 2: '0102'.*base-2"):
@@ -328,6 +332,68 @@ def test_from_ints_checks():
     with pytest.raises(ValueError, match=r"-1"):
         io.from_ints([-1], "uint8")
     assert io.to_ints(fxsim.from_bits(np.uint8(7), "int8")) == 7
+
+
+@pytest.mark.parametrize("name", ["int8", "s12.4", "float8_e4m3fn", "uint16", "int64", WIDE])
+def test_signed_views_are_twos_complement(name):
+    """to_ints(signed=True) is the code read as a width-bit two's complement
+    integer (Python's own arithmetic: c - 2**w when the top bit is set);
+    from_ints takes such negative ints back for signed formats."""
+    fmt = fxsim.format(name)
+    codes = _codes(name)[:24]
+    q = _q(codes, name)
+    w = fmt.width
+    want = [int(c) - (1 << w) if int(c) >> (w - 1) else int(c) for c in codes]
+    signed = io.to_ints(q, signed=True)
+    assert signed == want and all(type(v) is int for v in signed)
+    if fmt.signed:
+        _same(io.from_ints(signed, name), codes, name)
+        _same(io.from_ints(np.array(signed, dtype=object), name), codes, name)
+    _same(io.from_ints(signed, name, signed=True), codes, name)
+
+
+def test_negative_ints_in_and_out():
+    assert io.to_ints(fxsim.asarray([-28, 5], "int8")) == [228, 5]
+    assert io.to_ints(fxsim.asarray([-28, 5], "int8"), signed=True) == [-28, 5]
+    assert io.from_ints([-3, 127, 200], "int8").bits.tolist() == [0xfd, 0x7f, 200]
+    assert io.from_ints(np.int8([-1, 2]), "int8").bits.tolist() == [0xff, 2]
+    with pytest.raises(ValueError, match=r"-129 at index \(1,\).*s8.0"):
+        io.from_ints([-128, -129], "int8")
+    with pytest.raises(ValueError, match=r"128 at index \(0,\).*signed=True.*s8.0"):
+        io.from_ints([128], "int8", signed=True)
+    with pytest.raises(ValueError, match=r"-1 at index \(0, 1\).*unsigned"):
+        io.from_ints(np.array([[0, -1]], np.int16), "uint8")
+    with pytest.raises(ValueError, match=r"2\.5 at index \(1,\)"):
+        io.from_ints([1, 2.5], "int8")
+
+
+def test_writers_take_negative_ints(tmp_path):
+    io.write_memh(tmp_path / "n.memh", np.int8([-1, 2]), "int8")
+    assert (tmp_path / "n.memh").read_text() == "ff\n02\n"
+    io.write_memb(tmp_path / "n.memb", [-2, 1], "s4.2")
+    assert (tmp_path / "n.memb").read_text() == "1110\n0001\n"
+    with pytest.raises(ValueError, match=r"-1 at index \(0,\).*unsigned.*u8.0"):
+        io.write_memh(tmp_path / "u.memh", [-1], "uint8")
+
+
+def test_int_values_of_an_integer_matmul_without_float64():
+    """int8 x int8 products summed exactly (s.0 grown format) come out as
+    ints equal to numpy's int64 matmul; a 100-bit value digit for digit."""
+    rng = np.random.default_rng(3)
+    a = rng.integers(-128, 128, size=(5, 300))
+    b = rng.integers(-128, 128, size=(300, 4))
+    got = io.int_values(fxsim.matmul(fxsim.asarray(a, "int8"), fxsim.asarray(b, "int8")))
+    assert got.dtype == np.int64 and (got == a @ b).all()
+    wide = fxsim.from_bits(np.array([(1 << 99) + 12345, 7], dtype=object), "s100.0")
+    assert io.int_values(wide).tolist() == [-(1 << 99) + 12345, 7]
+    assert io.int_values(fxsim.from_bits([0x18, 0xe0], "s8.3")).tolist() == [3, -4]
+    assert io.int_values(fxsim.from_bits([1, 0xfff], "s12.-2")).tolist() == [4, -4]
+    assert io.int_values(fxsim.asarray([448.0, -2.0, -0.0], "float8_e4m3fn")).tolist() == [448, -2, 0]
+    assert io.int_values(fxsim.asarray([3], "int8"), dtype=object).tolist() == [3]
+    with pytest.raises(ValueError, match=r"3/8 at index \(1,\).*s8.3"):
+        io.int_values(fxsim.from_bits([8, 3], "s8.3"))
+    with pytest.raises(ValueError, match=r"nan at index \(0,\).*float8_e4m3fn"):
+        io.int_values(fxsim.from_bits([0x7f], "float8_e4m3fn"))
 
 
 # ------------------------------------------------------------------ numbers to encode (text)

@@ -73,9 +73,19 @@ class Spec(NamedTuple):
     has_nan: bool
     nan_code: int  # float: the canonical NaN (positive where NaN is signed)
     nan_signed: bool  # NaN carries the input's sign (ieee, fn)
-    negzero: bool  # float: -0 exists
-    nozero: bool  # float: no zero (E8M0); zero and negatives are NaN
+    negzero: bool  # float: -0 exists (not in fnuz, E8M0, unsigned floats)
+    nozero: bool  # float: no zero (E8M0)
+    nan_fills: bool  # a NaN policy: NaN (into a format without NaN) becomes
+    nan_fill: int  # this code instead of the error ERR_NAN
     # (the special-value fields above are filled from ``specialize``)
+
+
+def with_nan_fill(spec, code):
+    """``spec`` with the NaN policy "NaN becomes ``code``" (``code`` None:
+    ``spec`` unchanged).  The field types stay: no recompilation."""
+    if code is None:
+        return spec
+    return spec._replace(nan_fills=True, nan_fill=type(spec.mask)(code))
 
 
 # ---------------------------------------------------------------- rounding
@@ -234,8 +244,10 @@ def round_code(neg, M, E, sticky, cls, spec, mode, ovf, r, R):
     is_zero = M == zero and not sticky
     e = 0
     if spec.is_float:
-        if is_zero or (neg and spec.nozero):
-            return specialize.zero_result(neg, spec), OK  # (E8M0: no zero, no sign: NaN)
+        if (neg and not is_zero and spec.sign_bit == zero) or (is_zero and spec.nozero):
+            return specialize.below_range(spec, ovf)  # unsigned: negative; E8M0: zero
+        if is_zero:
+            return specialize.zero_result(neg, spec), OK
         e = bit_length(M) - 1 + E  # exponent of the leading bit
         if e >= spec.emin:
             q = e - spec.man  # normal binade

@@ -25,9 +25,25 @@ Kinds of floating-point format (``FloatFormat.special``), and fixed point::
     NaN*, positive (see :func:`default_nan`).
 (2) an IEEE-like format with no fraction bits (``man == 0``) has inf but
     no NaN.
-(3) E8M0 (the OCP MX scale) has no zero and no sign: zero and negative
-    values become NaN, and positive values below its smallest scale become
-    the smallest scale.
+(3) E8M0 (the OCP MX scale) has no zero and no sign; positive values
+    below its smallest scale become the smallest scale, under every policy.
+
+Unsigned floats (``FloatFormat(..., signed=False)``: kinds ieee with
+``man >= 1``, fn, finite; E8M0 is always unsigned) have no sign bit, no -0
+and no negative values.  -0 becomes +0.  A value *below the range* -- any
+negative value but -0 (also one that would round to -0, and -inf), and
+E8M0's zero of either sign -- gives (:func:`below_range`): under ``nan``
+and ``ieee`` NaN (as ml_dtypes' float8_e5m3fnu and float8_e8m0fnu do),
+under ``saturate`` the least code 0 (+0, or E8M0's 2**-127: CUDA's
+satfinite conversion and ONNX's Cast give 0x00 for a zero), under
+``raise`` an error (``ERR_OVERFLOW``).  (CUDA's ``__nv_cvt_float_to_e8m0``
+and ``onnx.numpy_helper.to_float8e8m0`` read a negative value's magnitude;
+fxsim does not: take ``abs`` first for that.)
+
+NaN policy of a format without NaN (``nan=`` of ``fxsim.encode``): the
+:class:`~fxsim._kernels.core.Spec` of the encoding carries ``nan_fills``
+and the code ``nan_fill`` that a NaN input (or result) becomes instead of
+the error ``ERR_NAN`` (see :func:`special_result`).
 
 The overflow policies a format offers: a float format ``ieee`` if it has
 inf or NaN, ``nan`` if it has NaN, and always ``saturate`` and ``raise``;
@@ -101,6 +117,20 @@ def negzero(kind: str) -> bool:
 def nozero(kind: str) -> bool:
     """Has a float format of this kind no zero (E8M0)?"""
     return kind == "e8m0"
+
+
+def unsigned_kinds(man: int) -> tuple:
+    """The kinds a float format with ``man`` fraction bits may have without
+    a sign bit: those whose NaN (if any) is not a negative pattern and that
+    have a NaN or saturate to hold negative values (ieee needs ``man >= 1``)."""
+    return (("ieee",) if man >= 1 else ()) + ("fn", "finite", "e8m0")
+
+
+def why_signed(kind: str) -> str:
+    """Why a kind cannot be unsigned (for error messages)."""
+    if kind == "fnuz":
+        return "its NaN is the negative-zero pattern, which needs a sign bit (use special='fn')"
+    return "an IEEE-like format without fraction bits has no NaN for negative values"
 
 
 def nan_signed(kind: str) -> bool:
@@ -187,11 +217,21 @@ def nan_result(neg, spec):
 @register_jitable(inline="always")
 def zero_result(neg, spec):
     """The code of a float result that is zero, of sign ``neg``: -0 where the
-    kind has it, else +0; E8M0 has no zero and no sign, so a zero -- or any
-    negative value -- is NaN there."""
-    if spec.nozero:
-        return spec.nan_code  # E8M0's NaN, which has no sign
+    format has it, else +0 (fnuz, unsigned floats).  (E8M0 has no zero: the
+    core sends its zeros to :func:`below_range`.)"""
     return spec.sign_bit & (u64(0) - (u64(neg) & u64(spec.negzero)))
+
+
+@register_jitable(inline="always")
+def below_range(spec, ovf):
+    """``(code, status)`` of a value below an unsigned float's range (a
+    negative value other than -0, -inf, E8M0's zero): the least code 0
+    under ``saturate``, an error under ``raise``, else NaN."""
+    if ovf == SATURATE:
+        return u64(0), OK
+    if ovf == RAISE:
+        return u64(0), ERR_OVERFLOW
+    return spec.nan_code, OK
 
 
 @register_jitable(inline="always")
@@ -215,14 +255,21 @@ def overflow_result(neg, to_inf, spec, ovf):
 
 @register_jitable(inline="always")
 def special_result(neg, cls, spec, ovf):
-    """``(code, status)`` of an infinite or NaN input (``cls``), of sign ``neg``."""
+    """``(code, status)`` of an infinite or NaN input (``cls``), of sign ``neg``.
+    NaN into a format without NaN is an error unless the spec carries a NaN
+    policy (``nan_fills``: the code ``nan_fill``)."""
     code = u64(0)
     status = OK
     if cls == NAN_CLASS and not spec.has_nan:
-        status = ERR_NAN
+        if spec.nan_fills:
+            code = spec.nan_fill
+        else:
+            status = ERR_NAN
     elif cls == INF and not spec.is_float:
         status = ERR_INF
-    elif cls == NAN_CLASS or (spec.nozero and neg) or (ovf == IEEE and not spec.has_inf):
+    elif cls == INF and neg and spec.sign_bit == u64(0):
+        code, status = below_range(spec, ovf)  # -inf into an unsigned float
+    elif cls == NAN_CLASS or (ovf == IEEE and not spec.has_inf):
         code = nan_result(neg, spec)  # NaN, or inf where NaN stands in for it
     elif spec.has_inf and ovf != SATURATE:
         code = (spec.sign_bit & (u64(0) - u64(neg))) | spec.inf_mag

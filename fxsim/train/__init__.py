@@ -1,7 +1,10 @@
-"""Training quantized networks with the papers' rules, framework-free: the
-foundation (layers with forward and backward, quantization slots, stated
-GEMMs).  Optimizers, data, presets, the loop and ``fxsim train`` build on
-this API.
+"""Training quantized networks with the papers' rules, framework-free:
+layers with forward and backward, quantization slots, stated GEMMs,
+optimizers, data, the loop, the presets and ``fxsim train``.
+
+The names below are imported on first use (PEP 562), so that ``import
+fxsim.train`` -- and the ``fxsim`` command, which registers ``fxsim train``
+-- stays cheap; ``from fxsim.train import Linear`` works as usual.
 
 =====================  ======================================================
 :mod:`.base`           the layer protocol (``forward(x, *, training)``,
@@ -31,6 +34,16 @@ this API.
                        :func:`batches` (seeded)
 :mod:`.loop`           :func:`fit`, :func:`train_epoch`, :func:`evaluate`,
                        :func:`weights_sha256`
+:mod:`.presets`        :class:`Run`, :data:`PRESETS`, :func:`build`
+:mod:`.presets_mlp`    ``float-mlp``, ``bnn-mlp``, ``shift-bnn-mlp``,
+                       ``banner8-mlp`` on load_digits
+:mod:`.presets_cnn`    ``mcdonnell-resnet``, ``graham-cnn``, ``float-cnn``
+:mod:`.recompute`      BN statistics recomputed over the training set
+:mod:`.command`        ``fxsim train``: :func:`~.command.train_preset`,
+                       result.json
+:mod:`.golden`         :func:`write_step_vectors`: golden vectors of one
+                       training step
+:mod:`.curves`         the learning-curve PNG
 =====================  ======================================================
 
 A step::
@@ -45,27 +58,44 @@ A step::
     for qualified_name, layer, key in model.named_parameters():
         layer.params[key] -= lr * layer.grads[key]
 """
-from .activations import HardTanh, McDonnellSign, QuantReLU, ReLU, Sign
-from .base import Layer, Residual, Sequential
-from .gemm import GemmSpec
-from .layers import Conv2d, GemmLayer, Linear
-from .losses import SoftmaxCrossEntropy, SquareHinge
-from .norm import BatchNorm, GrahamBN, RangeBN, ShiftBN
-from .pooling import AvgPool2d, Flatten, GlobalAvgPool, MaxPool2d
-from .quant import FormatQuantizer, MinMaxQuantizer, SignQuantizer, Slots, generator
-from .optim import SGD, AdaMax, Adam, Optimizer, ShiftAdaMax, binary_weights, glorot_lr_scales
-from .schedules import Constant, CosineRestarts, StepDecay
-from .data import Dataset, batches, blobs, load_digits, mnist1d
-from .loop import evaluate, fit, train_epoch, weights_sha256
+from __future__ import annotations
 
-__all__ = [
-    "Layer", "Sequential", "Residual", "GemmSpec", "GemmLayer", "Linear", "Conv2d",
-    "BatchNorm", "RangeBN", "ShiftBN", "GrahamBN",
-    "ReLU", "HardTanh", "Sign", "McDonnellSign", "QuantReLU",
-    "MaxPool2d", "AvgPool2d", "GlobalAvgPool", "Flatten", "SoftmaxCrossEntropy", "SquareHinge",
-    "FormatQuantizer", "MinMaxQuantizer", "SignQuantizer", "Slots", "generator",
-    "Optimizer", "SGD", "Adam", "AdaMax", "ShiftAdaMax", "binary_weights", "glorot_lr_scales",
-    "Constant", "StepDecay", "CosineRestarts",
-    "Dataset", "blobs", "load_digits", "mnist1d", "batches",
-    "train_epoch", "evaluate", "fit", "weights_sha256",
-]
+import importlib
+
+#: exported name -> submodule of fxsim.train that defines it
+_WHERE = {
+    "ReLU": "activations", "HardTanh": "activations", "Sign": "activations",
+    "McDonnellSign": "activations", "QuantReLU": "activations",
+    "Layer": "base", "Residual": "base", "Sequential": "base",
+    "GemmSpec": "gemm",
+    "Conv2d": "layers", "GemmLayer": "layers", "Linear": "layers",
+    "SoftmaxCrossEntropy": "losses", "SquareHinge": "losses",
+    "BatchNorm": "norm", "GrahamBN": "norm", "RangeBN": "norm", "ShiftBN": "norm",
+    "AvgPool2d": "pooling", "Flatten": "pooling", "GlobalAvgPool": "pooling",
+    "MaxPool2d": "pooling",
+    "FormatQuantizer": "quant", "MinMaxQuantizer": "quant", "SignQuantizer": "quant",
+    "Slots": "quant", "generator": "quant",
+    "SGD": "optim", "AdaMax": "optim", "Adam": "optim", "Optimizer": "optim",
+    "ShiftAdaMax": "optim", "binary_weights": "optim", "glorot_lr_scales": "optim",
+    "Constant": "schedules", "CosineRestarts": "schedules", "StepDecay": "schedules",
+    "Dataset": "data", "batches": "data", "blobs": "data", "load_digits": "data",
+    "mnist1d": "data",
+    "evaluate": "loop", "fit": "loop", "train_epoch": "loop", "weights_sha256": "loop",
+    "Run": "presets", "PRESETS": "presets", "build": "presets",
+    "train_preset": "command", "write_step_vectors": "golden",
+}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))

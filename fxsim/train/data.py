@@ -19,16 +19,22 @@ A :class:`Dataset` holds float64 ``x_train``/``x_test`` and int64
   seed``; scaled to [-1, 1] by the train set's range: ``(x - lo) / (hi -
   lo) * 2 - 1`` with ``lo``, ``hi`` the train set's min and max (the same
   affine map for the test set, whose values may leave [-1, 1]).
-  ``make_dataset`` reseeds numpy's global random state (its own code).
+  ``make_dataset`` reseeds numpy's and Python's global random state (its
+  own code, ``mnist1d.utils.set_seed``); both are restored afterwards.
+  (mnist1d 0.0.2 imports ``matplotlib`` and ``requests`` at import time:
+  they must be installed, though nothing is drawn or downloaded.)
 
 Both need optional packages, imported only when called; without them an
-``ImportError`` names the extra: ``pip install 'fxsim[train]'``.
+``ImportError`` names the missing package and the extra: ``pip install
+'fxsim[train]'``.  scikit-learn's digits ship inside its wheel and
+``make_dataset`` generates MNIST-1D: nothing is downloaded.
 
 :func:`batches` yields ``(x, y)`` mini-batches, shuffled per epoch by
 ``generator(seed, "data", "shuffle", epoch)``.
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,11 +66,16 @@ class Dataset:
 
 
 def _need(module, what):
+    """Import ``module`` for loader ``what``; an ImportError names the
+    package that is missing (``mnist1d`` itself imports ``matplotlib`` and
+    ``requests``) and the extra, and keeps that package's name in ``.name``."""
     try:
         return __import__(module, fromlist=["_"])
     except ImportError as e:
-        raise ImportError(f"fxsim.train.data.{what} needs the package {module.split('.')[0]!r}: "
-                          f"{EXTRA}") from e
+        missing = (e.name or module).split(".")[0]
+        via = "" if missing == module.split(".")[0] else f" (imported by {module.split('.')[0]!r})"
+        raise ImportError(f"fxsim.train.data.{what} needs the package {missing!r}{via}, which is "
+                          f"not importable: {EXTRA}", name=missing) from e
 
 
 def blobs(seed=0, *, n_train=400, n_test=200, classes=10, shape=(8, 8), spread=1.0, flat=True):
@@ -106,8 +117,17 @@ def mnist1d(seed=0, **args):
     a = md.get_dataset_args(as_dict=False)
     a.seed = int(seed)
     for k, v in args.items():
+        if k not in vars(a):
+            raise ValueError(f"mnist1d: unknown dataset argument {k!r}; the arguments are "
+                             f"{', '.join(sorted(vars(a)))}")
         setattr(a, k, v)
-    d = md.make_dataset(a)
+    # make_dataset reseeds numpy's and Python's global random state: give them back
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        d = md.make_dataset(a)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
     xtr = np.asarray(d["x"], dtype=np.float64)
     xte = np.asarray(d["x_test"], dtype=np.float64)
     lo, hi = float(xtr.min()), float(xtr.max())
