@@ -173,7 +173,8 @@ def matmul(a, b, c=None, mul=None, acc=None, out=None, order="sequential",
     order : "sequential", "pairwise" or an int B (blocks of B products
         summed exactly, then added) -- see the module docstring -- or a
         :class:`BlockFMA` unit (a tensor-core model, presets in ``UNITS``:
-        FP8 operands, float32 c and result; see :mod:`fxsim.linalg_units`).
+        FP8, float16, bfloat16 or TF32 operands, float32 c and result;
+        see :mod:`fxsim.linalg_units`).
     rounding, overflow : the modes of every rounding step (deterministic
         modes only; overflow None: each format's default).
 

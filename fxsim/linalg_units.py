@@ -30,10 +30,11 @@ broadcastable to (M, N); the result is a float32 QArray (M, N).  The model
   run's blocks start at its first k); each run is a chain from +0; the run
   results are added in K order into a float32 accumulator starting from c,
   one nearest-even addition each.
-* Non-finite inputs (NaN codes, e5m2 infinities, c NaN or inf): that
-  output is the IEEE value of ``c + sum(a*b)``: NaN (canonical) for any NaN
-  operand, inf * 0 or infinities of both signs, else the infinity.  Finite
-  inputs never overflow.
+* Non-finite inputs (NaN codes, infinities of e5m2 and of the 16-bit
+  formats, c NaN or inf): that output is the IEEE value of
+  ``c + sum(a*b)``: NaN (canonical) for any NaN operand, inf * 0 or
+  infinities of both signs, else the infinity.  Finite FP8 inputs never
+  overflow.
 * Where the issue is silent: K = 0 returns c unchanged (+0 if None; no block
   runs).  16-bit operands only (products of FP8 values stay below 2**128): a
   block result of magnitude >= 2**128 is +-inf (the sources' code returns
@@ -198,16 +199,18 @@ UNIT_NOTES.update({
     "a100_fp16": {"source": _ML.format(gpu="A100TC.m", fma=8, neab=1, extra="") + _MIN
                   + "; Fasi et al.'s T4/A100 binary16 test vectors hold", "maturity": _PUB},
     "a100_bf16": {"source": _ML.format(gpu="A100TC.m", fma=8, neab=1, extra=" (bf16 keeps "
-                  "the fp16 set-up)") + _MIN + _C126, "maturity": _PUB},
-    "a100_tf32": {"source": _ML.format(gpu="A100TC.m", fma=4, neab=1, extra=" (tf32: "
-                  "'def_params.fma=4')") + _MIN + _C126, "maturity": _PUB},
+                  "the fp16 set-up)") + _MIN + _C126 + "; Fasi et al.'s A100 bfloat16 test "
+                  "vectors hold", "maturity": _PUB},
+    "a100_tf32": {"source": _ML.format(gpu="A100TC.m", fma=8, neab=1, extra=" (tf32: "
+                  "'def_params.fma=4')") + _MIN + _C126 + "; Fasi et al.'s A100 TF32 test "
+                  "vectors hold", "maturity": _PUB},
     "h100_fp16": {"source": _ML.format(gpu="H100TC.m", fma=16, neab=2, extra=", "
                   "'def_params.denorm_prd = 1', 'def_params.min_exp_limit = -133'"),
                   "maturity": _PUB},
     "h100_bf16": {"source": _ML.format(gpu="H100TC.m", fma=16, neab=2, extra=" (bf16 keeps "
                   "the fp16 set-up), 'def_params.min_exp_limit = -133'") + _C126,
                   "maturity": _PUB},
-    "h100_tf32": {"source": _ML.format(gpu="H100TC.m", fma=8, neab=2, extra=" (tf32: "
+    "h100_tf32": {"source": _ML.format(gpu="H100TC.m", fma=16, neab=2, extra=" (tf32: "
                   "'def_params.fma=8'), 'def_params.min_exp_limit = -133'") + _C126,
                   "maturity": _PUB},
     "b200_fp16": {"source": _ML.format(gpu="B200TC.m", fma=16, neab=2, extra="; min_exp_limit "
@@ -631,8 +634,10 @@ def explain_block(unit, a, b, c=None, fa="float8_e4m3fn", fb="float8_e4m3fn") ->
         v = _add_rne(int(cf * scale), int(r * scale))
         r = Fraction(v, 1 << _BASE)
         lines.append(f"late c: float32(c + block) rounded to nearest even = {_show(r)}")
-    bits = int(_f32_bits(np.array([float(r)]))[0])
-    lines.append(f"block result = {float(r)!r} (float32 0x{bits:08X})")
+    value = float(r) if abs(r) < 2 ** 128 else float(np.copysign(np.inf, float(r)))
+    bits = int(_f32_bits(np.array([value]))[0])
+    lines.append(f"block result = {value!r} (float32 0x{bits:08X})"
+                 + (" (overflow: 2**128 or more)" if abs(r) >= 2 ** 128 else ""))
     return "\n".join(lines)
 
 

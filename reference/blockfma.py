@@ -281,7 +281,7 @@ def matmul(a, fa, b, fb, c, unit, ncols=None):
              for j in range(n)] for i in range(m)]
 
 
-def _code(x, fmt):
+def code_of(x, fmt):
     """The code of the finite value x (a Fraction; exact only, +0 for 0)."""
     ebits, p, bias, _ = FORMATS[fmt]
     x = Fraction(x)
@@ -304,7 +304,7 @@ def self_check():
     hop = (32, 13, 13, -132, False, None)
 
     def run(av, bv, unit, c=None, fmt=e4):
-        return dot([_code(f(x), fmt) for x in av], fmt, [_code(f(x), fmt) for x in bv], fmt,
+        return dot([code_of(f(x), fmt) for x in av], fmt, [code_of(f(x), fmt) for x in bv], fmt,
                    c, unit)
     tiny = f(1, 512)
     assert run([1, tiny], [1, 1], hop) == 0x3F804000
@@ -316,8 +316,8 @@ def self_check():
     assert run([1, -1, tiny], [1, 1, 1], (1, 13, 13, -132, False, None)) == 0x3B000000
     assert run([tiny] * 4, [1] * 4, (1, 13, 13, -132, False, 2), c=0x3F800000) == 0x3F810000
     inf = 0x7C
-    assert dot([inf, _code(f(1), e5)], e5, [0, _code(f(1), e5)], e5, None, hop) == NAN32
-    assert dot([inf], e5, [_code(f(1), e5)], e5, 0xFF800000, hop) == NAN32   # inf + -inf
+    assert dot([inf, code_of(f(1), e5)], e5, [0, code_of(f(1), e5)], e5, None, hop) == NAN32
+    assert dot([inf], e5, [code_of(f(1), e5)], e5, 0xFF800000, hop) == NAN32   # inf + -inf
     assert dot([], e4, [], e4, 0x80000000, hop) == 0x80000000               # K = 0
     h, bf = "float16", "bfloat16"
     below = 0xBF7FFFFF                                   # -(1 - 2**-24), float32

@@ -22,7 +22,7 @@ WIDE = (H, BF, TF)
 PRESETS16 = ("v100_fp16", "a100_fp16", "a100_bf16", "a100_tf32", "h100_fp16", "h100_bf16",
              "h100_tf32", "b200_fp16")
 #: float32 c patterns: +-0, least and largest subnormals, least normal, 1,
-#: -2**20, 2**-252 (no: 2**-124), huge, largest finite
+#: -2**20, 2**-124, huge, largest finite
 C_SPECIAL = (0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007FFFFF, 0x00800000,
              0x3F800000, 0xC9800000, 0x01800000, 0x7E000000, 0x7F7FFFFF, 0xFF7FFFFF)
 
@@ -106,18 +106,18 @@ def test_presets_as_published():
 
 
 # ---------------------------------------------------------------- published test vectors
-def tc(unit, av, bv, c=0.0, k=16):
-    """One output of a 1 x k x 1 product on float16 values (the suites run
-    16 x 16 x 16 wmma products with the unused entries 0), checked against
-    the reference too; returns the float value."""
+def tc(unit, av, bv, c=0.0, k=16, fmt=H):
+    """One output of a 1 x k x 1 product on float16 (or fmt) values (the
+    suites run 16 x 16 x 16 wmma products with the unused entries 0),
+    checked against the reference too; returns the float value."""
     av = list(av) + [0.0] * (k - len(av))
     bv = list(bv) + [0.0] * (k - len(bv))
-    a = fxsim.asarray(np.array([av]), H)
-    b = fxsim.asarray(np.array(bv).reshape(k, 1), H)
-    assert np.array_equal(a.to_float().ravel(), np.array(av)), "not float16 values"
+    a = fxsim.asarray(np.array([av]), fmt)
+    b = fxsim.asarray(np.array(bv).reshape(k, 1), fmt)
+    assert np.array_equal(a.to_float().ravel(), np.array(av)), f"not {fmt} values"
     cq = fxsim.asarray(np.array([[c]]), F32)
     assert cq.to_float()[0, 0] == c, "not a float32 value"
-    got = run_both(unit, a.bits, H, b.bits, H, cq.bits)
+    got = run_both(unit, a.bits, fmt, b.bits, fmt, cq.bits)
     return float(got.to_float()[0, 0])
 
 
@@ -199,6 +199,44 @@ def test_fasi_et_al_a100_vectors():
     assert tc(u, [0.5] * 4, [t, t, t, 3 * t], 1.0) < partial
 
 
+def shared_a100_vectors(run):
+    """Sections C and D of the suite's A100 bfloat16 and TF32 tests (the
+    same vectors and PASS conditions in both files)."""
+    assert run([1] * 4, [2, 3 * t]) == 2
+    assert run([1] * 4, [-2, -3 * t]) == -2
+    assert run([1], [1], -(1 - 2.0 ** -24)) == 2.0 ** -24
+    assert run([1] * 4, [t] * 4, 1 - 2.0 ** -24) == 1 + 2.0 ** -23
+    assert run([1, 1], [1, -t], -1 + 2.0 ** -24) == 0.0
+    for i in range(4):
+        b = [1.0] * 4
+        b[i] = 2.0 ** -23
+        assert run([1] * 4, b, 1 + 2.0 ** -22 + 2.0 ** -23) == 4 + 2.0 ** -21
+    assert run([1] * 4, [1, 1.5, 1.75, 1.875], 1.875) == 8
+    assert run([1] * 4, [1] * 4, 1 + 2.0 ** -22 + 2.0 ** -23) == 5
+    assert run([1] * 4, [-1] * 4, -1 - 2.0 ** -22 - 2.0 ** -23) == -5
+    partial = run([0.5] * 4, [t, t, t, 3 * t], 1 - 2.0 ** -24)
+    assert run([0.5] * 4, [t, t, t, 3 * t], 1.0) < partial
+
+
+def test_fasi_et_al_a100_bf16_and_tf32_vectors():
+    """The PASS conditions of the suite's A100 bfloat16 and TF32 tests
+    (tc_test_numerics-A100-bf16.cu, tc_test_numerics-A100-tf32.cu: 16 x 16 x
+    16 and 16 x 16 x 8 wmma products; 2**-24 is a normal number in both)."""
+    def bf(av, bv, c=0.0):
+        return tc(UNITS["a100_bf16"], av, bv, c, fmt=BF)
+
+    def tf(av, bv, c=0.0):
+        return tc(UNITS["a100_tf32"], av, bv, c, k=8, fmt=TF)
+    below1 = 1 - 2.0 ** -8
+    assert bf([2.0 ** -126], [0.5]) == 2.0 ** -127
+    assert bf([2.0 ** -126], [1], -(2.0 ** -127)) == 2.0 ** -127
+    assert bf([below1], [below1]) == 1 - 2.0 ** -7 + 2.0 ** -16
+    assert bf([below1] * 4, [below1] * 4) == 4 * (1 - 2.0 ** -7 + 2.0 ** -16)
+    assert bf([0.5] * 4, [t] * 4, 1.0) == 1
+    shared_a100_vectors(bf)
+    shared_a100_vectors(tf)
+
+
 def test_the_vectors_tell_v100_from_a100():
     """The guard-digit vector separates the two presets (as it separates
     the GPUs); the later presets keep one more bit still."""
@@ -206,11 +244,16 @@ def test_the_vectors_tell_v100_from_a100():
            ("v100_fp16", "a100_fp16", "h100_fp16", "b200_fp16")}
     assert got == {"v100_fp16": 2.0 ** -23, "a100_fp16": 2.0 ** -24, "h100_fp16": 2.0 ** -24,
                    "b200_fp16": 2.0 ** -24}
-    # 2 + 2**-25 * 3: frac 23 and 24 drop it, frac 25 keeps 2**-24 ... then frac_out drops it
-    assert tc(UNITS["h100_fp16"], [1, 1], [1, 1], 2.0 ** -23) == 2
-    # block boundaries: 5 products of 1 and one of 2**-24 at k = 4 start a new V100 block
-    assert tc(UNITS["v100_fp16"], [1] * 5, [1, 1, 1, 1, t], 0.0) == 4
-    assert tc(UNITS["a100_fp16"], [1] * 5, [1, 1, 1, 1, t], 0.0) == 4
+    # block boundaries: 1 - 1 cancels in the first V100 block of 4, so 2**-25
+    # (k = 4) is aligned alone in the next; in one A100 block of 8 it meets
+    # the exponent 0 of the 1s and truncates away (grid 2**-24)
+    assert tc(UNITS["v100_fp16"], [1, 1, 0, 0, 0.5], [1, -1, 0, 0, t]) == 2.0 ** -25
+    assert tc(UNITS["a100_fp16"], [1, 1, 0, 0, 0.5], [1, -1, 0, 0, t]) == 0.0
+    # the A100 vectors pin frac = 24: 23 fails the guard-digit vector (above),
+    # 25 the monotonicity vector (the c = 1 result is no longer smaller)
+    u25 = BlockFMA(8, 25, 23, -160)
+    assert tc(u25, [0.5] * 4, [t, t, t, 3 * t], 1.0) == tc(u25, [0.5] * 4, [t, t, t, 3 * t],
+                                                            1 - 2.0 ** -24)
 
 
 # ---------------------------------------------------------------- against the oracle
@@ -327,8 +370,8 @@ def test_refuses_what_the_sources_do_not_define():
         f = fxsim.asarray(np.ones((2, 3)), F32)
         fxsim.matmul(f, f.T, order=UNITS["a100_fp16"])
     with pytest.raises(ValueError, match="below 2\\*\\*62"):
-        fxsim.matmul(fxsim.asarray(np.ones((1, 2 ** 20)), H), fxsim.asarray(np.ones((2 ** 20, 1)), H),
-                     order=BlockFMA(2 ** 20, 40, 23, -160))
+        fxsim.matmul(fxsim.asarray(np.ones((1, 2 ** 20)), H),
+                     fxsim.asarray(np.ones((2 ** 20, 1)), H), order=BlockFMA(2 ** 20, 40, 23, -160))
 
 
 def test_explain_block_on_float16():
@@ -351,8 +394,22 @@ def test_reference_codes_round_trip():
             if kind != "num" or (m == 0 and s):
                 continue
             v = (-1) ** s * Fraction(m) * Fraction(2) ** (e - p)
-            assert ref._code(v, fmt) == code
+            assert ref.code_of(v, fmt) == code
     assert ref.decode_fp8(0x0001, H) == ("num", 0, 1, -14, 10)
     assert ref.decode_fp8(0x3C00, H) == ("num", 0, 1024, 0, 10)
     assert ref.decode_fp8(0x0001, BF) == ("num", 0, 1, -126, 7)
-    assert ref.decode_fp8(0x7F800, TF)[0] == "inf" and ref.decode_fp8(0x7F801, TF)[0] == "nan"
+    assert ref.decode_fp8(0x3FC00, TF)[0] == "inf" and ref.decode_fp8(0x3FC01, TF)[0] == "nan"
+
+
+def test_subnormal_c_with_tiny_products():
+    """The corner where the two stored versions of the authors' generic
+    model differ (see UNIT_NOTES): c = 2**-149 (a float32 subnormal) and
+    three bfloat16 products 1.5 * 2**-75 * 2**-75 = 0.75 * 2**-149.  This
+    model aligns to floor(log2 c) = -149 (E = -149, grid 2**-173): the sum
+    3.25 * 2**-149 truncates to 3 * 2**-149.  Aligning to c's exponent field
+    (-126, grid 2**-150) would truncate each product to 2**-150: 2 * 2**-149."""
+    a = fxsim.asarray(np.array([[1.5 * 2.0 ** -75] * 3]), BF)
+    b = fxsim.asarray(np.array([[2.0 ** -75]] * 3), BF)
+    c = np.array([[1]], np.uint32)
+    got = run_both(UNITS["a100_bf16"], a.bits, BF, b.bits, BF, c)
+    assert got.bits[0, 0] == 3
