@@ -587,7 +587,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: optional dependencies and the extra (setup.cfg) that installs them
 _EXTRAS = {"dask": "analysis", "distributed": "analysis", "matplotlib": "analysis",
-           "ml_dtypes": "peers", "apytypes": "peers", "gmpy2": "peers"}
+           "ml_dtypes": "peers", "apytypes": "peers", "gmpy2": "peers",
+           "sklearn": "train", "mnist1d": "train", "requests": "train"}
 
 
 def _import_message(err: ImportError) -> str:

@@ -126,3 +126,10 @@ def test_out_is_a_file_exit_2(capsys, tmp_path):
     f.write_text("x")
     code, _, err = run(capsys, "train", "float-mlp", "--quick", "--out", str(f))
     assert code == 2 and "it is a file" in err
+
+
+def test_missing_scikit_learn_is_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    code, _, err = run(capsys, "train", "float-mlp", "--out", str(tmp_path / "r"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "'sklearn'" in err and "pip install 'fxsim[train]'" in err

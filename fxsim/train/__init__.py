@@ -88,7 +88,15 @@ _WHERE = {
 __all__ = list(_WHERE)
 
 
+#: the submodules, reachable as attributes too (``fxsim.train.quant.Affine``)
+_MODULES = ("activations", "base", "command", "curves", "data", "gemm", "golden", "layers",
+            "loop", "losses", "norm", "optim", "pooling", "presets", "presets_cnn",
+            "presets_mlp", "quant", "recompute", "schedules")
+
+
 def __getattr__(name):
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -98,4 +106,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_WHERE))
+    return sorted(set(globals()) | set(_WHERE) | set(_MODULES))

@@ -28,6 +28,7 @@ import argparse
 import ast
 import json
 import os
+import re
 import sys
 import time
 
@@ -74,6 +75,7 @@ def _one_line(doc, width=96):
     """The first sentence of a docstring's first paragraph, at most
     ``width`` characters (cut at a word, with an ellipsis)."""
     text = " ".join(doc.split("\n\n")[0].split())
+    text = re.sub(r":[a-z]+:`~?(?:[\w.]*\.)?([^`]+)`", r"\1", text).replace("``", "")
     end = text.find(". ")
     text = text if end < 0 else text[:end + 1]
     if len(text) > width:
@@ -166,8 +168,8 @@ class _Progress:
 def _check_name(name):
     table = _presets_table()
     if name not in table:
-        listing = "; ".join(f"{n}: {d}" for n, d in preset_summaries().items())
-        raise ValueError(f"unknown preset {name!r}; the presets are -- {listing}")
+        raise ValueError(f"unknown preset {name!r}; the presets are: {', '.join(table)} "
+                         "(`fxsim train --help` describes each)")
 
 
 def train_preset(name, seed=0, *, epochs=None, quick=False, stream=None, progress=True) -> dict:

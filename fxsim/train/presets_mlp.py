@@ -43,7 +43,16 @@ in the preset's ``config["gemms"]``:
   (:func:`fxsim.train.gemm.matmul`).
 
 Batch norm, losses and optimizers are the float64 model arithmetic of
-:mod:`fxsim.train.norm`, :mod:`.losses` and :mod:`.optim`.
+:mod:`fxsim.train.norm`, :mod:`.losses` and :mod:`.optim`.  Every preset:
+batches of 64, one cosine period from ``lr`` to 0 over the run
+(:class:`~fxsim.train.schedules.CosineRestarts` with ``T_0`` = epochs),
+initial weights from :func:`fxsim.train.quant.generator` ``(seed,
+"model.i", "init", 0)``; default epochs 20 (float), 25 (binary), 15
+(8-bit).  BinaryNet's choices kept: no bias before a BN, BN ``eps = 1e-4``,
+a BN after the last layer, square hinge loss, Glorot-uniform init.
+``shift-bnn-mlp``'s ShiftBN keeps no running statistics, so its test
+accuracy is measured with the statistics of each test batch (256, then
+104 samples).
 
 ``quick=True`` (tests): seeded blobs (64 train / 32 test samples of 64
 features), width 16, 2 epochs of batches of 32 -- every layer, slot and
@@ -55,17 +64,17 @@ import numpy as np
 
 from ..array import QArray, from_bits
 from ..nn.quantizers import ap2
+from .activations import ReLU
+from .base import Sequential
 from .data import blobs, load_digits
 from .gemm import GemmSpec
 from .layers import Linear
 from .losses import SoftmaxCrossEntropy, SquareHinge
 from .norm import BatchNorm, RangeBN, ShiftBN
-from .activations import ReLU
-from .optim import SGD, AdaMax, Adam, ShiftAdaMax, binary_weights, glorot_lr_scales
+from .optim import AdaMax, Adam, ShiftAdaMax, binary_weights, glorot_lr_scales
 from .presets import Run
 from .quant import Affine, FormatQuantizer, MinMaxQuantizer, SignQuantizer, Slots, generator
 from .schedules import CosineRestarts
-from .base import Sequential
 
 __all__ = ["float_mlp", "bnn_mlp", "shift_bnn_mlp", "banner8_mlp", "TwinLinear", "SPLIT_SEED",
            "BF16_F32", "BINARY", "FIRST_BINARY", "INT32"]
@@ -151,10 +160,6 @@ def _shape(quick, width, epochs, default_epochs):
     return w, e, batch
 
 
-def _config(**kw):
-    return {k: v for k, v in kw.items()}
-
-
 def _gemm_table(**specs):
     return {k: v.describe() for k, v in specs.items()}
 
@@ -178,7 +183,7 @@ def float_mlp(seed, *, epochs=None, quick=False, width=256, lr=2e-3):
                schedule=CosineRestarts(lr, T_0=max(e, 1), lr_min=0.0),
                description="float baseline MLP 64-%d-%d-10: bfloat16 operands, float32 "
                            "sequential accumulation, BN, ReLU, Adam" % (w, w),
-               config=_config(width=w, batch_size=batch, optimizer="Adam", lr=lr,
+               config=dict(width=w, batch_size=batch, optimizer="Adam", lr=lr,
                               schedule=f"cosine from {lr} to 0 over {e} epochs",
                               loss="softmax cross-entropy",
                               gemms=_gemm_table(all=BF16_F32),
@@ -187,7 +192,7 @@ def float_mlp(seed, *, epochs=None, quick=False, width=256, lr=2e-3):
 
 
 # ----------------------------------------------------------------- binary (Hubara)
-def _binary_model(seed, w, norm, quick):
+def _binary_model(seed, w, norm):
     bf = FormatQuantizer("bfloat16")
     sign_w = SignQuantizer(1.0, ste="identity")
     first = Slots(input=FormatQuantizer("s5.3", overflow="saturate"), weight=sign_w,
@@ -207,7 +212,7 @@ def _binary_model(seed, w, norm, quick):
 def _binary_run(name, seed, epochs, quick, width, lr, shift):
     w, e, batch = _shape(quick, width, epochs, 25)
     norm = (lambda c: ShiftBN(c, eps=1e-4)) if shift else (lambda c: BatchNorm(c, eps=1e-4))
-    model = _binary_model(seed, w, norm, quick)
+    model = _binary_model(seed, w, norm)
     clip = binary_weights(model)
     scales = glorot_lr_scales(model, clip)
     if shift:
@@ -221,7 +226,7 @@ def _binary_run(name, seed, epochs, quick, width, lr, shift):
                schedule=CosineRestarts(lr, T_0=max(e, 1), lr_min=0.0),
                description=f"Hubara et al. BNN MLP 64-{w}-{w}-10: +-1 weights and activations "
                            f"(STE), XNOR-popcount GEMMs, {bn}, square hinge, {optname}",
-               config=_config(width=w, batch_size=batch, optimizer=optname, lr=lr,
+               config=dict(width=w, batch_size=batch, optimizer=optname, lr=lr,
                               lr_scale=scales, clip="binary weights to [-1, 1]",
                               schedule=f"cosine from {lr} to 0 over {e} epochs",
                               loss="square hinge", norm=bn,
@@ -265,7 +270,7 @@ def banner8_mlp(seed, *, epochs=None, quick=False, width=256, lr=2e-3, variant="
                description=f"Banner et al. 8-bit MLP 64-{w}-{w}-10: GEMMLOWP 8-bit activations "
                            "and weights, 8-bit dX / 16-bit dW gradient copies, Range BN, "
                            "int32 GEMMs, fp32 update",
-               config=_config(width=w, batch_size=batch, optimizer="Adam", lr=lr,
+               config=dict(width=w, batch_size=batch, optimizer="Adam", lr=lr,
                               update="float32", range_bn=variant,
                               schedule=f"cosine from {lr} to 0 over {e} epochs",
                               loss="softmax cross-entropy",
