@@ -156,14 +156,13 @@ def swap_range_bn(run) -> int:
     return count
 
 
-def _build(v: Variant, seed: int, quick: bool):
+def _builder(v: Variant):
+    """The preset's builder function, resolved as :func:`fxsim.train.presets.build`
+    does (``PRESETS[name] = "module:function"`` inside fxsim.train)."""
     from fxsim.train import presets
 
-    if not v.options:
-        return presets.build(v.preset, seed, quick=quick)
     module, function = presets.PRESETS[v.preset].split(":")
-    builder = getattr(importlib.import_module(f"fxsim.train.{module}"), function)
-    return builder(seed, epochs=None, quick=quick, **dict(v.options))
+    return getattr(importlib.import_module(f"fxsim.train.{module}"), function)
 
 
 def run_variant(key: str, seed: int, quick: bool) -> dict:
@@ -176,11 +175,12 @@ def run_variant(key: str, seed: int, quick: bool) -> dict:
     v = variant(key)
     out = {"key": key, "preset": v.preset, "options": dict(v.options), "seed": int(seed),
            "quick": bool(quick)}
-    try:
-        run = _build(v, seed, quick)
+    try:   # only a missing module or function skips; errors inside a builder propagate
+        builder = _builder(v)
     except (ImportError, AttributeError) as err:
         return {**out, "status": "skipped",
                 "note": f"preset {v.preset} not available ({type(err).__name__}: {err})"}
+    run = builder(seed, epochs=None, quick=quick, **dict(v.options))
     if v.swap_range_bn and swap_range_bn(run) == 0:
         return {**out, "status": "skipped", "note": f"{v.preset} has no Range BN to replace"}
     try:
@@ -258,10 +258,7 @@ def verdict(claim: Claim, a: Stats, b: Stats, quick: bool):
 
 
 def _curves(ax, stats, keys, what):
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    drawn = 0
+    drawn, longest = 0, 0
     for key, color in zip(keys, ("k", "tab:blue", "tab:orange", "tab:green", "tab:red")):
         s = stats[key]
         if not s.runs:
@@ -271,6 +268,7 @@ def _curves(ax, stats, keys, what):
         if n == 0:
             continue
         x = np.arange(1, n + 1)
+        longest = max(longest, n)
         for c in curves:
             ax.plot(x, c[:n], color=color, lw=0.6, alpha=0.35)
         mean = np.mean([c[:n] for c in curves], axis=0)
@@ -280,6 +278,8 @@ def _curves(ax, stats, keys, what):
             ax.plot([n + 0.4], [s.mean], "*", color=color, ms=10,
                     label=f"{key}: after BN recomputation")
         drawn += 1
+    if longest:
+        ax.set_xticks(range(1, longest + 1, max(1, -(-longest // 15))))   # epochs are integers
     return drawn
 
 
@@ -336,6 +336,7 @@ def summarize(results: list, out_dir, quick: bool) -> report.Section:
         any_drawn |= bool(drawn)
         ax.set_title(title if drawn else f"{title}\n(not measured)", fontsize=9)
         ax.set_ylim(-0.02, 1.02)
+        ax.set_xlim(0.5, ax.dataLim.x1 + 0.5 if drawn else 1.5)
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy")
         ax.grid(alpha=0.3)
@@ -350,8 +351,9 @@ def summarize(results: list, out_dir, quick: bool) -> report.Section:
     for ax, (title, keys) in zip(np.ravel(axes), PANELS):
         drawn = _curves(ax, stats, keys, "train_loss")
         ax.set_title(title if drawn else f"{title}\n(not measured)", fontsize=9)
-        top = ax.get_ylim()[1]
+        top = 1.06 * ax.dataLim.y1 if drawn else 1.0
         ax.set_ylim(-0.03 * top, top)                 # a zero loss stays a visible point
+        ax.set_xlim(0.5, ax.dataLim.x1 + 0.5 if drawn else 1.5)
         ax.set_xlabel("epoch")
         ax.set_ylabel("training loss (mean over the epoch's batches)")
         ax.grid(alpha=0.3)

@@ -128,3 +128,14 @@ def test_summarize_tables_figures_and_skips(tmp_path):
     # equal means: "no loss" reproduces, "better" is not resolved
     assert sec.numbers["claim_graham_cnn_k_4_vs_float_cnn_points"] == pytest.approx(0.0)
     assert "not resolved" in sec.markdown
+
+
+def test_errors_inside_a_builder_propagate(monkeypatch):
+    from fxsim.train import presets_cnn
+
+    def broken(seed, **kw):
+        raise AttributeError("a bug inside the builder")
+
+    monkeypatch.setattr(presets_cnn, "float_cnn", broken)
+    with pytest.raises(AttributeError, match="a bug inside the builder"):
+        st.run_variant("float-cnn", 0, True)

@@ -157,7 +157,7 @@ def test_bad_options():
 
 def test_default_presets_use_the_digits():
     pytest.importorskip("sklearn")
-    for name, width in (("mcdonnell-resnet", 16), ("graham-cnn", 16), ("float-cnn", 16)):
+    for name, width in (("mcdonnell-resnet", 32), ("graham-cnn", 16), ("float-cnn", 16)):
         run = build(name, 0)
         assert run.epochs == 15 and run.batch_size == 64
         assert run.data.x_train.shape == (1437, 1, 8, 8) and run.data.x_test.shape == (360, 1, 8, 8)

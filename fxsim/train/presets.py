@@ -45,11 +45,12 @@ PRESETS = {
 }
 
 
-def build(name: str, seed: int = 0, *, epochs=None, quick: bool = False) -> Run:
-    """Build preset ``name`` for ``seed``; unknown names raise ``ValueError``
-    listing the presets."""
+def build(name: str, seed: int = 0, *, epochs=None, quick: bool = False, **options) -> Run:
+    """Build preset ``name`` for ``seed``; ``options`` go to the preset's
+    builder (e.g. ``sign="plain"`` or ``bits=2`` for the CNN presets);
+    unknown names raise ``ValueError`` listing the presets."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; the presets are: {', '.join(PRESETS)}")
     module, function = PRESETS[name].split(":")
     builder = getattr(importlib.import_module(f"{__package__}.{module}"), function)
-    return builder(seed, epochs=epochs, quick=quick)
+    return builder(seed, epochs=epochs, quick=quick, **options)

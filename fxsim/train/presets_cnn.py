@@ -121,7 +121,7 @@ def mcdonnell_resnet(seed, *, epochs=None, quick=False, sign="scaled", width=Non
     statistics recomputed over the training set after training
     (:mod:`fxsim.train.recompute`).
 
-    Net (width ``w``, default 16; quick: 4)::
+    Net (width ``w``, default 32; quick: 4)::
 
         conv3x3(1 -> w)                                              8x8
         block(w, stride 2): avgpool2(x) + conv3x3(relu(bn(conv3x3/2(relu(bn(x))))))   -> 4x4
@@ -137,7 +137,7 @@ def mcdonnell_resnet(seed, *, epochs=None, quick=False, sign="scaled", width=Non
     statistics of training.  Softmax cross-entropy, batch 64."""
     if sign not in ("scaled", "plain"):
         raise ValueError(f"mcdonnell_resnet: sign must be 'scaled' or 'plain', got {sign!r}")
-    w = int(width if width is not None else (4 if quick else 16))
+    w = int(width if width is not None else (4 if quick else 32))
     g = np.random.default_rng([int(seed), 2018])
 
     def conv(cin, cout, k, stride=1):
