@@ -669,5 +669,25 @@ def main(argv=None) -> int:
     return code
 
 
+def run() -> None:
+    """The ``fxsim`` console script: :func:`main`, then exit with its status.
+
+    After Ctrl-C the status must be 130.  CPython turns the exit into death
+    by SIGINT (status -2 to a parent) whenever it recorded the
+    KeyboardInterrupt as unhandled somewhere along the way, even though
+    :func:`main` caught it and reported it; so an interrupted run flushes
+    its streams and leaves with ``os._exit(130)`` (nothing else is left to
+    clean up: every result file is written and closed before it returns)."""
+    code = main()
+    if code == 130:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
