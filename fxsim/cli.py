@@ -9,6 +9,7 @@ scheduler, a closed pipe, Ctrl-C) is turned into one line on stderr by
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import sys
@@ -28,8 +29,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
-def _count(least: int):
-    """An argparse type: a whole number >= least."""
+def whole_number(least: int):
+    """An argparse type: a whole number >= least (also used by ``fxsim train``'s options)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -42,7 +43,7 @@ def _count(least: int):
     return parse
 
 
-_positive, _nonnegative = _count(1), _count(0)
+_positive, _nonnegative = whole_number(1), whole_number(0)
 
 
 def _input_file(path: str, what: str) -> str:
@@ -681,10 +682,8 @@ def run() -> None:
     code = main()
     if code == 130:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError):  # a closed stream has nothing to flush
                 stream.flush()
-            except (OSError, ValueError):
-                pass
         os._exit(130)
     sys.exit(code)
 

@@ -143,10 +143,7 @@ def nan_policy(value):
         return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)  # Python and numpy integers (not bools)
-    if isinstance(value, str):
-        try:
-            return NanPolicy(value.lower())
-        except ValueError:
-            pass
+    if isinstance(value, str) and value.lower() in {m.value for m in NanPolicy}:
+        return NanPolicy(value.lower())
     names = ", ".join(m.value for m in NanPolicy)
     raise ValueError(f"unknown NaN policy nan={value!r}; choose one of: {names}, or an integer code")

@@ -108,6 +108,7 @@ def _epilog():
 
 def add_arguments(p) -> None:
     """The arguments of ``fxsim train`` on the subparser ``p``."""
+    from ..cli import whole_number  # the CLI's own argparse type (fxsim.cli is loaded by now)
     p.description = ("Train a preset network with the papers' arithmetic, bit-exactly and "
                      "reproducibly: every GEMM through fxsim with stated operand formats, "
                      "accumulator and order. Prints a line per epoch on stderr; writes "
@@ -115,9 +116,9 @@ def add_arguments(p) -> None:
     p.epilog = _epilog()
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("preset", metavar="PRESET", help="a preset name (listed below)")
-    p.add_argument("--epochs", type=_whole(0), default=None,
+    p.add_argument("--epochs", type=whole_number(0), default=None,
                    help="epochs to train (default: the preset's)")
-    p.add_argument("--seed", type=_whole(0), default=0,
+    p.add_argument("--seed", type=whole_number(0), default=0,
                    help="seed of initialization, shuffling and stochastic rounding (default 0)")
     p.add_argument("--out", default="train-out", metavar="DIR",
                    help="output directory, created (default train-out)")
@@ -127,21 +128,8 @@ def add_arguments(p) -> None:
                    help="instead of training, write the golden vectors of one training step "
                         "(every layer's forward values, gradients, the weight update; "
                         ".memh per array, golden.npz + manifest.json) into DIR")
-    p.add_argument("--step", type=_whole(0), default=0,
+    p.add_argument("--step", type=whole_number(0), default=0,
                    help="with --golden: the step to write (earlier steps run first; default 0)")
-
-
-def _whole(least):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
-        return value
-    parse.__name__ = f"whole number >= {least}"
-    return parse
 
 
 class _Progress:
